@@ -116,11 +116,16 @@ def article_diagrams() -> list[ArticleDiagram]:
     return found
 
 
-def glossary() -> dict[str, str]:
-    """Every label in the article's diagrams, Chinese → English gloss."""
+def glossary_rows() -> list[tuple[str, str, str]]:
+    """Every label in the article's diagrams as ``(chinese, english, section that teaches it)``."""
     path = resources.files("roadmap_lib").joinpath("assets/glossary.tsv")
     with path.open(encoding="utf-8") as handle:
-        return {row["chinese"]: row["english"] for row in csv.DictReader(handle, delimiter="\t")}
+        return [(row["chinese"], row["english"], row["section"]) for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def glossary() -> dict[str, str]:
+    """Every label in the article's diagrams, Chinese → English gloss."""
+    return {chinese: english for chinese, english, _ in glossary_rows()}
 
 
 def merge(diagrams: list[ArticleDiagram]) -> nx.DiGraph:
@@ -141,21 +146,43 @@ def merge(diagrams: list[ArticleDiagram]) -> nx.DiGraph:
     return merged
 
 
-def tree_layout(graph: nx.DiGraph, *, x_gap: float = 1.0, y_gap: float = 1.0) -> dict[str, tuple[float, float]]:
-    """Top-down layered positions: roots on top, each child under its parents, components side by side.
+def tree_layout(
+    graph: nx.DiGraph, *, group_by: str | None = None, x_gap: float = 1.0, y_gap: float = 1.0
+) -> dict[str, tuple[float, float]]:
+    """Top-down layered positions: roots on top, each parent centred over its children.
 
-    Why not ``graphviz_layout``: graphviz is a system package the book does not need. For the article's
-    trees, placing leaves left to right and each parent over the middle of its children is exact.
+    Components sit side by side; with ``group_by="part"`` the components of each part get a row of
+    their own (the roadmap map: one row per part of the article). Why not ``graphviz_layout``: graphviz
+    is a system package the book does not need, and for the article's trees this is exact.
     """
     require_type("graph", graph, nx.DiGraph)
     if not nx.is_directed_acyclic_graph(graph):
         raise ValueError("graph must be acyclic to be drawn as a tree")
+    if group_by is None:
+        return _forest_layout(graph, x_gap, y_gap)
+    missing = [n for n, data in graph.nodes(data=True) if group_by not in data]
+    if missing:
+        raise ValueError(f"group_by={group_by!r}: node {missing[0]!r} has no such attribute")
     positions: dict[str, tuple[float, float]] = {}
-    next_x = 0.0
-    depth = {}
+    top = 0.0
+    groups = dict.fromkeys(data[group_by] for _, data in graph.nodes(data=True))  # first-seen order
+    for group in groups:
+        sub = nx.DiGraph()  # built by hand: subgraph views iterate in set order, not article order
+        sub.add_nodes_from((n, data) for n, data in graph.nodes(data=True) if data[group_by] == group)
+        sub.add_edges_from((u, v) for u, v in graph.edges if u in sub)
+        placed = _forest_layout(sub, x_gap, y_gap)
+        positions.update({n: (x, y + top) for n, (x, y) in placed.items()})
+        top = min(y for _, y in positions.values()) - 1.4 * y_gap
+    return positions
+
+
+def _forest_layout(graph: nx.DiGraph, x_gap: float, y_gap: float) -> dict[str, tuple[float, float]]:
+    """Lay out every tree of ``graph`` left to right, leaves one ``x_gap`` apart."""
+    positions: dict[str, tuple[float, float]] = {}
+    depth: dict[str, int] = {}
     for node in nx.topological_sort(graph):
-        parents = list(graph.predecessors(node))
-        depth[node] = 1 + max((depth[p] for p in parents), default=-1)
+        depth[node] = 1 + max((depth[p] for p in graph.predecessors(node)), default=-1)
+    next_x = 0.0
 
     def place(node: str) -> float:
         nonlocal next_x
@@ -166,14 +193,13 @@ def tree_layout(graph: nx.DiGraph, *, x_gap: float = 1.0, y_gap: float = 1.0) ->
             xs = [place(child) for child in children]
             x = (min(xs) + max(xs)) / 2
         else:
-            x = next_x
-            next_x += x_gap
+            x, next_x = next_x, next_x + x_gap
         positions[node] = (x, -depth[node] * y_gap)
         return x
 
     for root in (n for n in graph.nodes if graph.in_degree(n) == 0):
         place(root)
-        next_x += x_gap * 0.5  # a little air between components
+        next_x += x_gap * 0.5  # a little air between trees
     return positions
 
 
@@ -183,13 +209,14 @@ def draw(
     *,
     english: bool | None = None,
     colors: dict[str, str] | None = None,
+    group_by: str | None = None,
     font_size: float = 9.0,
 ):
     """Draw a diagram (or a merged map) as a top-down tree with matplotlib and return the axes.
 
     ``english=None`` shows Chinese labels when a CJK font is installed and the English gloss otherwise
     (never boxes for missing glyphs); ``True``/``False`` force one. ``colors`` maps a node's ``part``
-    attribute (or, failing that, the node id) to a colour.
+    attribute (or, failing that, the node id) to a colour; ``group_by`` is passed to :func:`tree_layout`.
     """
     import matplotlib.pyplot as plt
 
@@ -198,10 +225,15 @@ def draw(
     require_type("graph", graph, nx.DiGraph)
     if graph.number_of_nodes() == 0:
         raise ValueError("graph has no nodes to draw")
+    family = cjk_family()
     if english is None:
-        english = cjk_family() is None
+        english = family is None
+    if not english and family is None:
+        raise ValueError("english=False needs a CJK font (install fonts-noto-cjk) to draw Chinese labels")
+    # Chinese labels name the CJK family explicitly, so drawing is right even without the book style.
+    fonts = {} if english else {"fontfamily": ["DejaVu Sans", family]}
     gloss = glossary()
-    pos = tree_layout(graph)
+    pos = tree_layout(graph, group_by=group_by)
     if ax is None:
         width = max(4.0, 1.3 * len({x for x, _ in pos.values()}))
         _, ax = plt.subplots(figsize=(min(width, 14.0), 1.1 * (1 - min(y for _, y in pos.values())) + 0.6))
@@ -215,7 +247,7 @@ def draw(
         key = graph.nodes[node].get("part", node)
         face = (colors or {}).get(key, "#e8eef7")
         ax.text(x, y, text.replace(" ", "\n") if english and len(text) > 14 else text,
-                ha="center", va="center", fontsize=font_size,
+                ha="center", va="center", fontsize=font_size, **fonts,
                 bbox={"boxstyle": "round,pad=0.3", "fc": face, "ec": "0.4", "lw": 0.6})
     xs = [x for x, _ in pos.values()]
     ys = [y for _, y in pos.values()]

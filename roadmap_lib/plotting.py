@@ -66,8 +66,9 @@ def use_book_style() -> None:
             "axes.titlesize": 11,
             "axes.labelsize": 10,
             "legend.fontsize": 9,
-            "font.family": "sans-serif",
-            "font.sans-serif": ["DejaVu Sans", *([family] if family else [])],
+            # A list of families (not the generic "sans-serif") is what turns on matplotlib's per-glyph
+            # fallback: Latin from DejaVu Sans, Chinese from the CJK family.
+            "font.family": ["DejaVu Sans", *([family] if family else [])],
             "axes.unicode_minus": False,
         }
     )
