@@ -111,3 +111,16 @@ def test_check_passes_a_diagram_rendered_by_the_vendored_mermaid(tmp_path, brows
                     "<pre class='mermaid'>graph TD\nA[剪枝] --> B[量化]</pre>"
                     "<script>mermaid.initialize({startOnLoad: true});</script></body></html>")
     assert check_page(browser_context, page) == []
+
+
+def test_colab_links_resolve_to_notebooks_in_the_repository(built_book):
+    import re
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    prefix = f"https://colab.research.google.com/github/{config['repository']['url'].split('github.com/')[1]}/blob/{config['repository']['branch']}/"
+    for notebook in sorted((ROOT / "book").glob("*.ipynb")):
+        html = (built_book / "book" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+        links = re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', html)
+        assert links, f"{notebook.name}: no Colab launch button"
+        assert all(link.startswith(prefix) for link in links), links
+        assert all((ROOT / link[len(prefix):]).is_file() for link in links), links
