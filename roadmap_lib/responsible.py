@@ -811,7 +811,9 @@ def average_prediction_difference(y_score: Any, sensitive: Any) -> GroupGap:
 
 
 def group_table(y_true: Any, y_pred: Any, sensitive: Any, y_score: Any = None) -> pd.DataFrame:
-    """One row per group: size, base rate (share of y=1), selection rate, TPR, and the mean score."""
+    """One row per group: size, positives, base rate (share of y=1), selection rate, TPR, FPR (the rate
+    ProPublica compared for COMPAS) and, given ``y_score``, the mean score. Undefined rates are NaN,
+    with one :class:`UndefinedGroupWarning` per kind."""
     truth, pred = check_binary("y_true", y_true), check_binary("y_pred", y_pred)
     score = None if y_score is None else check_scores("y_score", y_score)
     groups, codes = _prepare(sensitive, y_true=truth, y_pred=pred, y_score=score)
@@ -824,6 +826,8 @@ def group_table(y_true: Any, y_pred: Any, sensitive: Any, y_score: Any = None) -
         table["selection_rate"] = _rate(_counts(codes, groups, pred), count, groups, "selection_rate", "no rows")
         table["true_positive_rate"] = _rate(_counts(codes, groups, truth * pred), positives, groups,
                                             "true_positive_rate", "no positive examples")
+        table["false_positive_rate"] = _rate(_counts(codes, groups, (1 - truth) * pred), count - positives,
+                                             groups, "false_positive_rate", "no negative examples")
         if score is not None:
             table["average_prediction"] = _rate(_counts(codes, groups, score), count, groups,
                                                 "average_prediction", "no rows")

@@ -298,9 +298,17 @@ def test_saliency_of_the_digits_cnn_beats_random_pixels(digits):
 def assert_equals_fairlearn(y_true, y_pred, sensitive, y_score=None):
     """Every per-group table and every difference equals fairlearn's on the same inputs."""
     frame = flm.MetricFrame(
-        metrics={"tpr": flm.true_positive_rate, "sel": flm.selection_rate},
+        metrics={"tpr": flm.true_positive_rate, "sel": flm.selection_rate, "fpr": flm.false_positive_rate},
         y_true=y_true, y_pred=y_pred, sensitive_features=sensitive,
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", R.UndefinedGroupWarning)
+        table = R.group_table(y_true, y_pred, sensitive)
+    for ours, theirs in (("true_positive_rate", "tpr"), ("selection_rate", "sel"), ("false_positive_rate", "fpr")):
+        undefined = table.index[table[ours].isna()]
+        assert (frame.by_group[theirs][undefined] == 0).all()  # where ours is NaN, fairlearn silently says 0
+        pd.testing.assert_series_equal(table[ours].dropna(), frame.by_group[theirs].drop(undefined),
+                                       check_names=False, check_index_type=False)
     tpr = R.true_positive_rates(y_true, y_pred, sensitive)
     pd.testing.assert_series_equal(tpr, frame.by_group["tpr"], check_names=False, check_index_type=False)
     pd.testing.assert_series_equal(R.selection_rates(y_pred, sensitive), frame.by_group["sel"],
@@ -381,8 +389,10 @@ def test_real_compas_scores_equal_fairlearn_for_six_race_groups(compas):
                             compas["decile_score"].to_numpy() / 10)
     sensitive = compas[["race", "sex"]]
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # every COMPAS race × sex cell has positives
+        warnings.simplefilter("error")  # every COMPAS race × sex cell has positives, so every TPR is defined
         assert_equals_fairlearn(compas["y_true"].to_numpy(), compas["y_pred"].to_numpy(), sensitive)
+    with pytest.warns(R.UndefinedGroupWarning, match=r"false_positive_rate.*\('Native American', 'Female'\)"):
+        R.group_table(compas["y_true"], compas["y_pred"], sensitive)  # ...but one has no negatives
 
 
 def test_group_without_positives_is_nan_with_a_warning_not_zero():
