@@ -1,0 +1,319 @@
+"""Part IV: pruning keeps exactly the requested sparsity through training, quantized models are smaller
+and about as accurate, the distillation loss is the formula, deployment round trips are exact."""
+
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import prune
+
+from roadmap_lib import compression as C
+
+
+@pytest.fixture(scope="module")
+def data():
+    return C.digits_tensors()
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    """A teacher trained briefly (about a second): accurate enough that quantization error would show."""
+    torch.manual_seed(0)
+    model = C.DigitsCNN()
+    C.fit(model, C.digits_loader(data.x_train, data.y_train), epochs=4)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def calibration(data):
+    return [xb for xb, _ in C.digits_loader(data.x_train, data.y_train, shuffle=False)][:4]
+
+
+def small_cnn(seed=0):
+    torch.manual_seed(seed)
+    return C.DigitsCNN(channels=(4, 8), hidden=16)
+
+
+def adam_step(model, x, y):
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    F.cross_entropy(model(x), y).backward()
+    optimizer.step()
+
+
+# ------------------------------------------------------------------------------------------------ pruning
+def test_magnitude_mask_agrees_with_prune_l1_unstructured():
+    torch.manual_seed(0)
+    for amount in (0.0, 0.05, 0.3, 0.9):
+        layer = nn.Linear(13, 7)
+        expected = prune.l1_unstructured(copy.deepcopy(layer), "weight", amount).weight_mask
+        assert torch.equal(C.magnitude_mask(layer.weight, amount), expected)
+
+
+def test_small_layers_and_zero_rate_no_longer_crash():
+    # the article's kthvalue version raises for k = int(numel * rate) = 0
+    model = nn.Sequential(nn.Linear(2, 1), nn.Linear(1, 2))
+    C.unstructured_pruning(model, 0.1)
+    assert C.sparsity(model) == 0.0
+    C.unstructured_pruning(nn.Linear(4, 4), 0.0)
+
+
+@pytest.mark.parametrize("amount", [0.3, 0.7, 0.95])
+def test_sparsity_is_exact_and_survives_optimiser_steps(data, amount):
+    model = C.unstructured_pruning(small_cnn(), amount)
+    for _, layer in C.prunable_layers(model):
+        assert int((layer.weight == 0).sum()) == round(amount * layer.weight.numel())
+    before = C.sparsity(model)
+    for _ in range(3):
+        adam_step(model, data.x_train[:32], data.y_train[:32])
+    model(data.x_train[:1])  # the forward pre-hook re-applies the mask
+    assert C.sparsity(model) == pytest.approx(before)
+    assert before == pytest.approx(amount, abs=0.01)
+
+
+def test_plain_zeros_do_not_survive_a_step():
+    """Why the masks matter: zeros written into .data (the article's way) are gone after one step."""
+    torch.manual_seed(0)
+    layer = nn.Linear(10, 10)
+    with torch.no_grad():
+        layer.weight.mul_(C.magnitude_mask(layer.weight, 0.3))
+    assert C.sparsity(layer) == pytest.approx(0.3)
+    adam_step(layer, torch.randn(16, 10), torch.randint(0, 10, (16,)))
+    assert C.sparsity(layer) == 0.0
+
+
+def test_global_pruning_hits_the_global_amount_and_permanent_removal(data):
+    model = C.global_magnitude_pruning(small_cnn(), 0.6)
+    total = sum(layer.weight.numel() for _, layer in C.prunable_layers(model))
+    assert C.sparsity(model) == pytest.approx(round(0.6 * total) / total)
+    C.make_pruning_permanent(model)
+    assert not any(prune.is_pruned(m) for m in model.modules())
+    assert C.sparsity(model) == pytest.approx(round(0.6 * total) / total)
+
+
+def test_sparsity_sweep_rows(trained, data):
+    rows = C.sparsity_sweep(trained, data, [0.0, 0.9], finetune_epochs=1)
+    assert [r["amount"] for r in rows] == [0.0, 0.9]
+    assert rows[1]["sparsity"] == pytest.approx(0.9, abs=1e-3)
+    assert rows[1]["accuracy_finetuned"] > 0.5  # far above chance (0.1) after masked fine-tuning
+
+
+def test_shrink_gives_a_smaller_model_with_the_same_answers(trained, data):
+    masked = C.structured_pruning(trained, 0.5)
+    small = C.shrink(masked)
+    assert (small.conv1.out_channels, small.conv2.out_channels, small.fc1.out_features) == (16, 32, 64)
+    assert C.count_parameters(small) < C.count_parameters(trained) / 3
+    torch.testing.assert_close(small(data.x_test), masked(data.x_test), atol=1e-4, rtol=1e-4)
+
+
+def test_dense_zeros_take_the_same_bytes():
+    model = C.unstructured_pruning(small_cnn(), 0.9)
+    sizes = C.dense_and_sparse_bytes(model)
+    unpruned = C.dense_and_sparse_bytes(small_cnn())
+    assert sizes["dense"] == unpruned["dense"]
+    assert sizes["csr"] < sizes["dense"] and sizes["zlib"] < sizes["dense"]
+
+
+@pytest.mark.parametrize("amount", [-0.1, 1.0, 1.5, float("nan")])
+def test_pruning_amount_outside_unit_interval_is_rejected(amount):
+    with pytest.raises(ValueError, match="amount"):
+        C.global_magnitude_pruning(small_cnn(), amount)
+    with pytest.raises(ValueError, match="prune_rate"):
+        C.unstructured_pruning(small_cnn(), amount)
+    with pytest.raises(ValueError, match="amount"):
+        C.magnitude_mask(torch.ones(3), amount)
+
+
+def test_pruning_bad_types():
+    with pytest.raises(TypeError, match="prune_rate"):
+        C.unstructured_pruning(small_cnn(), "0.5")
+    with pytest.raises(ValueError, match="layer_types"):
+        C.unstructured_pruning(nn.LSTM(4, 4), 0.5, layer_types=(nn.LSTM,))
+    with pytest.raises(ValueError, match="no layer"):
+        C.unstructured_pruning(nn.Sequential(nn.ReLU()), 0.5)
+    with pytest.raises(TypeError, match="model"):
+        C.structured_pruning(nn.Linear(3, 3), 0.5)
+    with pytest.raises(ValueError, match="every channel"):
+        C.shrink(C.structured_pruning(small_cnn(), 0.99))
+
+
+# ------------------------------------------------------------------------------------------- quantization
+def test_static_quantization_is_smaller_and_as_accurate(trained, data, calibration):
+    quantized = C.static_quantize(trained, calibration)
+    assert C.state_dict_bytes(quantized) < C.state_dict_bytes(trained) / 3
+    fp32 = C.accuracy(trained, data.x_test, data.y_test)
+    int8 = C.accuracy(quantized, data.x_test, data.y_test)
+    assert fp32 > 0.9
+    assert abs(int8 - fp32) <= 0.02  # the tolerance the chapter states
+
+
+def test_static_quantization_refuses_the_articles_mistakes(trained, calibration):
+    with pytest.raises(ValueError, match="calibration"):
+        C.static_quantize(trained, [])
+    with pytest.raises(ValueError, match="training mode"):
+        C.static_quantize(copy.deepcopy(trained).train(), calibration)
+    with pytest.raises(ValueError, match="backend"):
+        C.static_quantize(trained, calibration, backend="tpu")
+    with pytest.raises(TypeError, match="calibration"):
+        C.static_quantize(trained, [calibration[0].numpy()])
+
+
+def test_quantized_checkpoint_round_trip_is_exact(trained, data, calibration, tmp_path):
+    quantized = C.static_quantize(trained, calibration)
+    path = C.save_quantized(quantized, tmp_path / "int8.pt")
+    loaded = C.load_quantized(path, C.DigitsCNN())
+    assert torch.equal(loaded(data.x_test), quantized(data.x_test))
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        C.DigitsCNN().load_state_dict(torch.load(path, weights_only=True))
+
+
+def test_dynamic_quantization_of_a_bare_linear_really_quantizes():
+    torch.manual_seed(0)
+    layer = nn.Linear(256, 128).eval()
+    quantized = C.quantize_dynamic_int8(layer)
+    assert C.module_type_counts(quantized) == {"DynamicQuantizedLinear": 1}
+    x = torch.randn(8, 256)
+    torch.testing.assert_close(quantized(x), layer(x), atol=0.05, rtol=0.05)
+    assert C.state_dict_bytes(quantized) < C.state_dict_bytes(layer) / 3
+
+
+def test_dynamic_quantization_bad_inputs():
+    with pytest.raises(ValueError, match="training mode"):
+        C.quantize_dynamic_int8(nn.Linear(4, 4))
+    with pytest.raises(ValueError, match="nothing|no nn.Linear"):
+        C.quantize_dynamic_int8(nn.Sequential(nn.ReLU()).eval())
+    with pytest.raises(TypeError, match="model"):
+        C.quantize_dynamic_int8("a model")
+
+
+def test_embedding_quantization_shrinks_the_table():
+    model = nn.Sequential(nn.Embedding(1000, 32), nn.Linear(32, 4)).eval()
+    linear_only = C.quantize_dynamic_int8(model)
+    both = C.quantize_dynamic_int8(model, embeddings=True)
+    assert C.state_dict_bytes(both) < C.state_dict_bytes(linear_only) / 2.5
+    ids = torch.tensor([[1, 2, 3]])
+    torch.testing.assert_close(both(ids), model(ids), atol=0.05, rtol=0.1)
+
+
+def test_pt2e_static_quantization_keeps_accuracy(trained, data, calibration):
+    converted = C.pt2e_static_quantize(trained, data.x_train[:8], calibration)
+    fp32 = C.accuracy(trained, data.x_test, data.y_test)
+    assert abs(C.accuracy(converted, data.x_test, data.y_test) - fp32) <= 0.02
+    with pytest.raises(ValueError, match="calibration"):
+        C.pt2e_static_quantize(trained, data.x_train[:8], [])
+
+
+# -------------------------------------------------------------------------------------- mixed precision
+def test_bf16_autocast_trains_and_saves_less_activation_memory(data):
+    loader = C.digits_loader(data.x_train[:256], data.y_train[:256])
+    torch.manual_seed(0)
+    model = C.DigitsCNN(channels=(8, 16), hidden=32)
+    losses = C.fit(model, loader, epochs=3, amp=True)
+    assert losses[-1] < losses[0]
+    assert not model.training
+    fp32 = C.saved_activation_bytes(model, data.x_train[:64], data.y_train[:64], amp=False)
+    bf16 = C.saved_activation_bytes(model, data.x_train[:64], data.y_train[:64], amp=True)
+    assert bf16 < 0.75 * fp32
+    with pytest.raises(ValueError, match="amp"):
+        C.fit(model, loader, epochs=1, amp=True, device=torch.device("meta"))
+
+
+# ------------------------------------------------------------------------------------------ distillation
+def test_distillation_loss_equals_hand_computation():
+    torch.manual_seed(0)
+    student, teacher = torch.randn(5, 10), torch.randn(5, 10)
+    targets = torch.randint(0, 10, (5,))
+    T, alpha = 3.0, 0.3
+    p_teacher = torch.softmax(teacher / T, 1)
+    log_p_student = torch.log_softmax(student / T, 1)
+    kl = (p_teacher * (torch.log(p_teacher) - log_p_student)).sum(1).mean()
+    ce = -torch.log_softmax(student, 1)[torch.arange(5), targets].mean()
+    expected = alpha * ce + (1 - alpha) * T * T * kl
+    got = C.distillation_loss(student, teacher, targets, temperature=T, alpha=alpha)
+    torch.testing.assert_close(got, expected)
+
+
+def test_distillation_loss_is_zero_for_identical_logits():
+    logits = torch.randn(4, 10)
+    targets = torch.zeros(4, dtype=torch.long)
+    loss = C.distillation_loss(logits, logits.clone(), targets, temperature=2.0, alpha=0.0)
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+    # ... and alpha = 1 is plain cross-entropy
+    torch.testing.assert_close(C.distillation_loss(logits, logits, targets, alpha=1.0), F.cross_entropy(logits, targets))
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0, float("inf")])
+def test_distillation_rejects_bad_temperature(temperature):
+    with pytest.raises(ValueError, match="temperature"):
+        C.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, dtype=torch.long),
+                            temperature=temperature)
+
+
+def test_distillation_rejects_teacher_gradients_and_shape_mismatch():
+    targets = torch.zeros(2, dtype=torch.long)
+    with pytest.raises(ValueError, match="teacher_logits require grad"):
+        C.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3, requires_grad=True), targets)
+    with pytest.raises(ValueError, match="one shape"):
+        C.distillation_loss(torch.zeros(2, 3), torch.zeros(3, 3), targets)
+    with pytest.raises(ValueError, match="alpha"):
+        C.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3), targets, alpha=1.5)
+
+
+def test_distill_trains_the_student_only(trained, data):
+    teacher = copy.deepcopy(trained).train()  # distill must put it in eval mode itself
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    student = small_cnn()
+    start = copy.deepcopy(student.state_dict())
+    loader = C.digits_loader(data.x_train[:128], data.y_train[:128])
+    C.distill(student, teacher, loader, epochs=1, temperature=4.0, alpha=0.5, beta=10.0)
+    assert not teacher.training
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert all(p.grad is None for p in teacher.parameters())
+    assert any(not torch.equal(start[k], v) for k, v in student.state_dict().items())
+
+
+def test_attention_maps():
+    features = torch.rand(3, 5, 8, 8)
+    maps = C.attention_map(features)
+    assert maps.shape == (3, 64)
+    torch.testing.assert_close(maps.norm(dim=1), torch.ones(3))
+    assert C.attention_transfer_loss(features, features * 2).item() == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="H\\*W"):
+        C.attention_transfer_loss(features, torch.rand(3, 5, 4, 4))
+    with pytest.raises(ValueError, match="features"):
+        C.attention_map(torch.rand(3, 64))
+
+
+# -------------------------------------------------------------------------------------------- deployment
+def test_onnx_export_and_int8_runtime(trained, data, calibration, tmp_path):
+    path = C.export_onnx(trained, data.x_test[:2], tmp_path / "cnn.onnx")
+    session = C.onnx_session(path)
+    torch.testing.assert_close(C.onnx_predict(session, data.x_test), trained(data.x_test).detach(),
+                               atol=1e-4, rtol=1e-4)
+    int8 = C.onnx_static_quantize(path, tmp_path / "cnn.int8.onnx", calibration)
+    assert int8.stat().st_size < path.stat().st_size / 3
+    accuracy = C.accuracy(lambda x: C.onnx_predict(C.onnx_session(int8), x), data.x_test, data.y_test)
+    assert abs(accuracy - C.accuracy(trained, data.x_test, data.y_test)) <= 0.02
+
+
+def test_variant_row_and_latency():
+    row = C.variant_row("int8", size_bytes=250, fp32_bytes=1000, latency_ms=1.0, accuracy=0.9, int8=True)
+    assert row["x smaller"] == 4.0 and row["share of 4x int8 limit"] == 1.0
+    row = C.variant_row("student", size_bytes=100, fp32_bytes=1000, latency_ms=1.0, accuracy=0.9, int8=False)
+    assert math.isnan(row["share of 4x int8 limit"])
+    with pytest.raises(ValueError, match="accuracy"):
+        C.variant_row("x", size_bytes=1, fp32_bytes=1, latency_ms=1.0, accuracy=1.5, int8=False)
+    assert C.median_latency_ms(lambda: None, repeats=3) >= 0.0
+    with pytest.raises(TypeError, match="fn"):
+        C.median_latency_ms(3)
+
+
+def test_digits_cnn_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="channels"):
+        C.DigitsCNN(channels=(1, 2, 3))
+    with pytest.raises(ValueError, match="hidden"):
+        C.DigitsCNN(hidden=0)
+    with pytest.raises(ValueError, match="equal length"):
+        C.digits_loader(torch.zeros(3, 1, 8, 8), torch.zeros(2))
