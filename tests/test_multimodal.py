@@ -1,0 +1,335 @@
+"""Part II (multimodal): the loss equals a hand computation, trained models beat chance by a wide margin,
+bad input fails at the door with the argument's name."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from roadmap_lib import data
+from roadmap_lib import multimodal as mm
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x_train, x_test, y_train, y_test = data.digits_split()
+    thresholds = mm.PropertyThresholds.fit(x_train, y_train)
+    return {"x_train": x_train, "x_test": x_test, "y_train": y_train, "y_test": y_test,
+            "train": mm.paired_digits(x_train, y_train, thresholds), "thresholds": thresholds}
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return mm.Vocab(mm.caption_corpus())
+
+
+@pytest.fixture(scope="module")
+def dual(digits, vocab):
+    model, history = mm.train_dual_encoder(digits["train"], vocab, mm.ClipConfig(steps=150))
+    return model, history
+
+
+# ------------------------------------------------------------------------------------------ captions
+
+
+def test_properties_split_every_class_near_half(digits):
+    props = digits["thresholds"].properties(digits["x_train"], digits["y_train"])
+    for slot in ("ink", "width"):
+        for d in range(10):
+            share = np.mean([p[slot] for p, y in zip(props, digits["y_train"]) if y == d])
+            assert 0.4 <= share <= 0.6, (slot, d, share)
+
+
+def test_captions_render_both_languages():
+    props = {"digit": 7, "ink": 1, "width": 0, "parity": 1, "magnitude": 1}
+    assert mm.render(mm.TEMPLATES["en"]["train"][0], props, "en") == "a bold , narrow handwritten seven"
+    assert mm.render(mm.TEMPLATES["zh"]["train"][0], props, "zh") == "笔画粗、字形窄的手写数字七"
+
+
+def test_class_prompts_ensemble_over_property_slots():
+    prompts = mm.class_prompts(mm.TEMPLATES["en"]["held_out"][1], "en")
+    assert len(prompts) == 10 and all(len(group) == 4 for group in prompts)
+    assert all("three" in p for p in prompts[3])
+    assert [len(g) for g in mm.class_prompts("a photo of {digit}", "en")] == [1] * 10
+
+
+def test_tokenizer_words_and_characters():
+    assert mm.tokenize("A bold, wide Seven!") == ["a", "bold", "wide", "seven"]
+    assert mm.tokenize("数字七，偶数") == ["数", "字", "七", "偶", "数"]
+
+
+def test_vocab_pads_maps_unseen_to_unk_and_decodes(vocab):
+    ids = vocab.encode(["a seven", "an image showing a seven"])
+    assert ids.shape == (2, 5)
+    assert ids[0, 2:].tolist() == [mm.PAD] * 3
+    assert ids[1, :3].tolist() == [mm.UNK] * 3  # "an image showing": held-out words are unseen
+    assert vocab.decode(ids[0].tolist() + [mm.EOS, 7], "en") == "a seven"
+    assert vocab.decode(vocab.encode(["数字七"])[0].tolist(), "zh") == "数字七"
+
+
+def test_held_out_template_words_are_not_in_the_vocabulary(vocab):
+    unseen = {"image", "showing", "here", "see", "drawn", "lines", "张", "成"}
+    assert unseen.isdisjoint(vocab.itos)
+
+
+# -------------------------------------------------------------------------------------- the loss
+
+
+def test_clip_loss_equals_hand_computation():
+    image = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    text = torch.tensor([[2.0, 0.0], [0.0, 3.0]])  # unnormalised on purpose: the loss must normalise
+    t = 0.5
+    cos = [[1.0, 0.0], [0.6, 0.8]]  # cos(image_i, text_j)
+    rows = [-math.log(math.exp(cos[i][i] / t) / sum(math.exp(c / t) for c in cos[i])) for i in range(2)]
+    cols = [-math.log(math.exp(cos[j][j] / t) / sum(math.exp(cos[i][j] / t) for i in range(2))) for j in range(2)]
+    expected = (sum(rows) / 2 + sum(cols) / 2) / 2
+    assert mm.clip_loss(image, text, t).item() == pytest.approx(expected, abs=1e-6)
+    assert mm.clip_loss(image, text, torch.tensor(t)).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_clip_loss_is_scale_free_and_near_log_batch_on_random_features():
+    torch.manual_seed(0)
+    a, b = torch.randn(32, 512), torch.randn(32, 512)
+    loss = mm.clip_loss(a, b, 0.1).item()
+    assert abs(loss - math.log(32)) < 0.3
+    assert mm.clip_loss(100 * a, 0.01 * b, 0.1).item() == pytest.approx(loss, rel=1e-5)
+
+
+def test_clip_loss_rejects_bad_input():
+    a = torch.randn(4, 8)
+    with pytest.raises(ValueError, match="batch sizes 4 != 3"):
+        mm.clip_loss(a, torch.randn(3, 8), 0.1)
+    with pytest.raises(ValueError, match="feature dim"):
+        mm.clip_loss(a, torch.randn(4, 6), 0.1)
+    for bad in (0.0, -0.1):
+        with pytest.raises(ValueError, match="temperature"):
+            mm.clip_loss(a, a, bad)
+    with pytest.raises(ValueError, match="temperature"):
+        mm.clip_loss(a, a, torch.tensor(-1.0))
+    with pytest.raises(TypeError, match="text_features"):
+        mm.clip_loss(a, a.numpy(), 0.1)
+    with pytest.raises(ValueError, match="2-D"):
+        mm.clip_loss(a[0], a[0], 0.1)
+    with pytest.raises(ValueError, match="init_temperature"):
+        mm.DualEncoder(10, init_temperature=0.0)
+
+
+def test_nt_xent_equals_hand_computation():
+    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    z2 = torch.tensor([[1.0, 1.0], [0.0, -1.0]])
+    t = 1.0
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T).tolist()
+    partner = [2, 3, 0, 1]
+    losses = [-math.log(math.exp(sim[i][partner[i]] / t) / sum(math.exp(sim[i][j] / t) for j in range(4) if j != i))
+              for i in range(4)]
+    assert mm.nt_xent(z1, z2, t).item() == pytest.approx(sum(losses) / 4, abs=1e-6)
+    with pytest.raises(ValueError, match="batch sizes"):
+        mm.nt_xent(z1, z2[:1], t)
+    with pytest.raises(ValueError, match="temperature"):
+        mm.nt_xent(z1, z2, 0)
+
+
+# ------------------------------------------------------------------------------ the dual encoder
+
+
+def test_dual_encoder_zero_shot_beats_chance_widely(dual, vocab, digits):
+    model, history = dual
+    assert history["loss"][-1] < history["loss"][0] - 1.0
+    for lang in mm.LANGUAGES:
+        prompts = mm.class_prompts(mm.TEMPLATES[lang]["held_out"][0], lang)
+        assert mm.zero_shot_accuracy(model, vocab, digits["x_test"], digits["y_test"], prompts) > 0.8  # chance 0.1
+
+
+def test_zero_shot_rejects_bad_prompts(dual, vocab, digits):
+    model, _ = dual
+    x, y = digits["x_test"], digits["y_test"]
+    with pytest.raises(ValueError, match="prompts must not be empty"):
+        mm.zero_shot_accuracy(model, vocab, x, y, [])
+    with pytest.raises(ValueError, match=r"prompts\[3\] must not be empty"):
+        mm.zero_shot_accuracy(model, vocab, x, y, [["a zero"], ["a one"], ["a two"], []])
+    with pytest.raises(ValueError, match="one group per digit"):
+        mm.zero_shot_accuracy(model, vocab, x, y, [["a zero"], ["a one"]])
+    with pytest.raises(ValueError, match="labels"):
+        mm.zero_shot_accuracy(model, vocab, x, y[:-1], mm.class_prompts("a {digit}", "en"))
+    with pytest.raises(ValueError, match=r"images must have shape \(n, 1, 8, 8\)"):
+        model.encode_images(torch.zeros(2, 64))
+
+
+def test_int8_weights_shrink_the_file_and_keep_zero_shot(dual, vocab, digits):
+    model, _ = dual
+    quantized = mm.int8_weights(model)
+    assert mm.state_dict_bytes(quantized) < 0.6 * mm.state_dict_bytes(model)
+    prompts = mm.class_prompts(mm.TEMPLATES["en"]["train"][1], "en")
+    before = mm.zero_shot_accuracy(model, vocab, digits["x_test"], digits["y_test"], prompts)
+    after = mm.zero_shot_accuracy(quantized, vocab, digits["x_test"], digits["y_test"], prompts)
+    assert abs(before - after) < 0.02
+
+
+def test_recall_at_k():
+    sim = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.1, 0.8], [0.0, 0.3, 0.5]])
+    relevant = torch.eye(3, dtype=torch.bool)
+    # row 1's match (column 1) is its least similar item: found only at k = 3
+    assert mm.recall_at_k(sim, relevant, (1, 2, 3)) == {1: pytest.approx(2 / 3), 2: pytest.approx(2 / 3), 3: 1.0}
+    with pytest.raises(ValueError, match="same shape"):
+        mm.recall_at_k(sim, relevant[:2], (1,))
+    with pytest.raises(ValueError, match="k must be <= 3"):
+        mm.recall_at_k(sim, relevant, (5,))
+
+
+# ------------------------------------------------------------------------------------------- fusion
+
+
+def test_sum_fusion_is_concat_fusion_in_disguise():
+    torch.manual_seed(0)
+    dim = 8
+    concat, summed = mm.ConcatFusion(dim), mm.SumFusion(dim)
+    with torch.no_grad():
+        summed.text_fc.weight.copy_(concat.fc.weight[:, :dim])
+        summed.visual_fc.weight.copy_(concat.fc.weight[:, dim:])
+        summed.text_fc.bias.copy_(concat.fc.bias)
+        summed.visual_fc.bias.zero_()
+    t, v = torch.randn(5, dim), torch.randn(5, dim)
+    assert torch.allclose(concat(None, None, t, None, v), summed(None, None, t, None, v), atol=1e-6)
+
+
+def test_every_fusion_runs_and_vqa_model_rejects_mismatched_modalities():
+    qv = mm.question_vocab()
+    tokens = qv.encode(["is this a seven ?", "这是七吗？", "what digit is this ?"])
+    images = torch.rand(3, 1, 8, 8)
+    for name in mm.FUSIONS:
+        model = mm.VQAModel(name, len(qv), len(mm.ANSWERS), dim=16, channels=8)
+        assert model(images, tokens).shape == (3, len(mm.ANSWERS))
+    with pytest.raises(ValueError, match="batch 2 like images"):
+        model(images[:2], tokens)
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        mm.VQAModel("product", len(qv), 12)
+
+
+def test_vqa_questions_are_balanced_and_bilingual():
+    labels = np.arange(10).repeat(20)
+    vqa = mm.vqa_questions(labels, seed=0)
+    assert len(vqa) == 8 * len(labels)
+    is_k = vqa.answers[vqa.qtype == 3]
+    assert 0.4 < np.mean(is_k == mm.YES) < 0.6
+    assert set(vqa.language.tolist()) == {0, 1}
+    with pytest.raises(ValueError, match="labels must hold digits"):
+        mm.vqa_questions([3, 12])
+
+
+def test_trained_vqa_beats_chance_widely(digits):
+    qv = mm.question_vocab()
+    train_q = mm.vqa_questions(digits["y_train"], 0)
+    test_q = mm.vqa_questions(digits["y_test"], 1)
+    model, losses = mm.train_vqa("gated", digits["x_train"], train_q, qv, mm.VQAConfig(steps=150))
+    correct = mm.vqa_predict(model, digits["x_test"], test_q, qv) == test_q.answers
+    assert correct[test_q.qtype == 0].mean() > 0.6  # chance 0.1
+    assert correct[test_q.qtype == 1].mean() > 0.75  # chance 0.5
+
+
+def test_model_cost_counts_linear_flops_exactly():
+    layer = torch.nn.Linear(16, 4)
+    cost = mm.model_cost(layer, torch.zeros(3, 16), repeats=2)
+    assert cost["parameters"] == 16 * 4 + 4
+    assert cost["FLOPs"] == 2 * 3 * 16 * 4
+    with pytest.raises(ValueError, match="inputs"):
+        mm.model_cost(layer)
+
+
+# --------------------------------------------------------------------------------------- captioning
+
+
+def test_content_match():
+    props = {"digit": 7, "ink": 1, "width": 0, "parity": 1, "magnitude": 1}
+    good = mm.render(mm.CAPTION_TEMPLATE["en"], props, "en")
+    assert all(mm.content_match(good, props, "en").values())
+    wrong = mm.content_match(good.replace("seven", "one"), props, "en")
+    assert not wrong["digit"] and wrong["ink"]
+    both = mm.content_match(good + " thin", props, "en")
+    assert not both["ink"]
+    zh = mm.render(mm.CAPTION_TEMPLATE["zh"], props, "zh")
+    assert all(mm.content_match(zh, props, "zh").values())
+    assert not mm.content_match(zh.replace("七", "九"), props, "zh")["digit"]
+
+
+def test_captioner_learns_the_digit(digits):
+    cv = mm.caption_vocab()
+    model, losses = mm.train_captioner(digits["train"], cv, mm.CaptionConfig(steps=150))
+    assert losses[-1] < losses[0] / 3
+    test = mm.paired_digits(digits["x_test"][:200], digits["y_test"][:200], digits["thresholds"])
+    for lang in mm.LANGUAGES:
+        captions = [cv.decode(row, lang) for row in model.generate(test.images, lang)]
+        digit_ok = np.mean([mm.content_match(c, p, lang)["digit"] for c, p in zip(captions, test.props)])
+        assert digit_ok > 0.5, (lang, digit_ok)  # chance 0.1
+    with pytest.raises(ValueError, match="language"):
+        model.generate(test.images, "fr")
+
+
+# ------------------------------------------------------------------------------ SSL and compression
+
+
+def test_augment_keeps_shape_and_range_and_is_seeded(digits):
+    x = torch.as_tensor(digits["x_train"][:16])
+    a = mm.augment(x, torch.Generator().manual_seed(1))
+    b = mm.augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert a.min() >= 0 and a.max() <= 1 and not torch.allclose(a, x)
+
+
+def test_simclr_features_beat_chance_with_ten_labels(digits):
+    tower, losses = mm.simclr_pretrain(digits["x_train"], mm.SSLConfig(steps=60))
+    assert losses[-1] < losses[0]
+    idx = mm.few_labels(digits["y_train"], 10)
+    accuracy = mm.linear_probe(mm.tower_features(tower, digits["x_train"][idx]), digits["y_train"][idx],
+                               mm.tower_features(tower, digits["x_test"]), digits["y_test"])
+    assert accuracy > 0.6
+
+
+def test_few_labels_and_probe_reject_bad_input(digits):
+    idx = mm.few_labels(digits["y_train"], 3, seed=1)
+    assert np.bincount(digits["y_train"][idx]).tolist() == [3] * 10
+    with pytest.raises(ValueError, match="per_class=500"):
+        mm.few_labels(digits["y_train"], 500)
+    with pytest.raises(ValueError, match="same width"):
+        mm.linear_probe(np.zeros((4, 3)), [0, 1, 0, 1], np.zeros((2, 5)), [0, 1])
+
+
+def test_distilled_student_is_smaller_and_beats_chance(dual, vocab, digits):
+    teacher, _ = dual
+    student, _ = mm.distil_dual_encoder(teacher, digits["train"], vocab, mm.ClipConfig(dim=32, channels=16, steps=120))
+    assert sum(p.numel() for p in student.parameters()) < sum(p.numel() for p in teacher.parameters()) / 3
+    prompts = mm.class_prompts(mm.TEMPLATES["en"]["train"][1], "en")
+    assert mm.zero_shot_accuracy(student, vocab, digits["x_test"], digits["y_test"], prompts) > 0.6
+
+
+# -------------------------------------------------------------------------------------- sentiment
+
+
+def test_synthetic_sentiment_needs_both_modalities():
+    train, test = mm.synthetic_sentiment(2000, 0), mm.synthetic_sentiment(1000, 1)
+    sarcastic = train[train["kind"] == "sarcastic"]
+    positive_words = set(mm.SENTIMENT_WORDS["positive"])
+    said_positive = sarcastic["text"].str.split().str[-1].isin(positive_words)
+    assert (said_positive.to_numpy() != sarcastic["label"].astype(bool).to_numpy()).all()
+    table = mm.sentiment_fusion_table(train, test)
+    assert table.loc["early fusion", "all"] > table.loc["late fusion", "all"] + 0.1
+    assert table.loc["early fusion", "sarcastic"] > 0.7 > table.loc["text only", "sarcastic"]
+
+
+def test_synthetic_sentiment_rejects_bad_input():
+    with pytest.raises(ValueError, match="kinds"):
+        mm.synthetic_sentiment(10, kinds=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        mm.synthetic_sentiment(0)
+    with pytest.raises(ValueError, match="lacks columns"):
+        mm.sentiment_fusion_table(mm.synthetic_sentiment(10).drop(columns="energy"), mm.synthetic_sentiment(10))
