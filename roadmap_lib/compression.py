@@ -688,33 +688,64 @@ def attention_transfer_loss(student_features: torch.Tensor, teacher_features: to
     return (s - t).pow(2).sum(1).mean()
 
 
+def teacher_loader(teacher: DigitsCNN, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = BATCH_SIZE,
+                   seed: int = 0) -> torch.utils.data.DataLoader:
+    """A ``DataLoader`` of rows ``(image, label, teacher logits, teacher feature map)``.
+
+    The teacher runs once over ``x``, in eval mode and under ``torch.no_grad()``; its outputs travel in
+    the same rows as the images, so every shuffled batch pairs each image with the teacher's answer
+    *for that image*. Exact because the teacher is frozen and the images are not augmented (with
+    random augmentation, pass :func:`distill` a plain ``(x, y)`` loader and it runs the teacher per
+    batch). Saves the teacher's forward pass on every step of a sweep over many students.
+    """
+    require_type("teacher", teacher, DigitsCNN)
+    require_type("x", x, torch.Tensor)
+    require_type("y", y, torch.Tensor)
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must be non-empty and of equal length, got {len(x)} and {len(y)}")
+    teacher.eval()
+    with torch.no_grad():
+        features = teacher.features(x)
+        logits = teacher.head(features)
+    rows = torch.utils.data.TensorDataset(x, y, logits, features)
+    return torch.utils.data.DataLoader(rows, batch_size=require_positive_int("batch_size", batch_size), shuffle=True,
+                                       generator=torch.Generator().manual_seed(require_int("seed", seed, minimum=0)))
+
+
 def distill(student: DigitsCNN, teacher: DigitsCNN, loader: torch.utils.data.DataLoader, *, epochs: int,
             temperature: float = 4.0, alpha: float = 0.5, beta: float = 0.0, lr: float = LR) -> list[float]:
-    """Train ``student`` on ``alpha·CE + (1−alpha)·T²·KL`` (+ ``beta`` × attention transfer).
+    """Train ``student`` on ``alpha·CE + (1−alpha)·T²·KL`` (+ ``beta`` × attention transfer); return epoch losses.
 
-    The teacher sees *the same batch* as the student, runs in eval mode under ``torch.no_grad()`` and
-    its parameters are frozen, so nothing flows back into it. ``alpha = 1, beta = 0`` is plain training.
-    Returns the mean loss of each epoch.
+    ``loader`` yields ``(x, y)`` batches, and the teacher is run on *the same batch* in eval mode under
+    ``torch.no_grad()``, or it yields the rows of :func:`teacher_loader`, which carry the teacher's
+    outputs already. Either way the teacher is put in eval mode, its outputs carry no graph, and only the
+    student's parameters are in the optimiser: nothing flows back into the teacher.
+    ``alpha = 1, beta = 0`` is plain training, the from-scratch control.
     """
     require_type("student", student, DigitsCNN)
     require_type("teacher", teacher, DigitsCNN)
     require_type("loader", loader, torch.utils.data.DataLoader)
     epochs = require_positive_int("epochs", epochs)
+    require_positive_float("temperature", temperature)
     beta = require_float("beta", beta, low=0.0)
-    teacher.eval().requires_grad_(False)
+    teacher.eval()
     optimizer = torch.optim.Adam(student.parameters(), lr=require_positive_float("lr", lr))
     history = []
     student.train()
     for _ in range(epochs):
         total, count = 0.0, 0
-        for xb, yb in loader:
-            with torch.no_grad():
-                teacher_features = teacher.features(xb)
-                teacher_logits = teacher.head(teacher_features)
+        for batch in loader:
+            if len(batch) == 4:
+                xb, yb, logits_t, features_t = batch
+            else:
+                xb, yb = batch
+                with torch.no_grad():
+                    features_t = teacher.features(xb)
+                    logits_t = teacher.head(features_t)
             features = student.features(xb)
-            loss = distillation_loss(student.head(features), teacher_logits, yb, temperature=temperature, alpha=alpha)
+            loss = distillation_loss(student.head(features), logits_t, yb, temperature=temperature, alpha=alpha)
             if beta:
-                loss = loss + beta * attention_transfer_loss(features, teacher_features)
+                loss = loss + beta * attention_transfer_loss(features, features_t)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

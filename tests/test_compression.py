@@ -261,17 +261,48 @@ def test_distillation_rejects_teacher_gradients_and_shape_mismatch():
         C.distillation_loss(torch.zeros(2, 3), torch.zeros(2, 3), targets, alpha=1.5)
 
 
-def test_distill_trains_the_student_only(trained, data):
+@pytest.mark.parametrize("cached", [False, True])
+def test_distill_trains_the_student_only(trained, data, cached):
     teacher = copy.deepcopy(trained).train()  # distill must put it in eval mode itself
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
     student = small_cnn()
     start = copy.deepcopy(student.state_dict())
-    loader = C.digits_loader(data.x_train[:128], data.y_train[:128])
-    C.distill(student, teacher, loader, epochs=1, temperature=4.0, alpha=0.5, beta=10.0)
+    x, y = data.x_train[:128], data.y_train[:128]
+    loader = C.teacher_loader(teacher, x, y) if cached else C.digits_loader(x, y)
+    C.distill(student, teacher, loader, epochs=1, beta=10.0)
     assert not teacher.training
     assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
     assert all(p.grad is None for p in teacher.parameters())
     assert any(not torch.equal(start[k], v) for k, v in student.state_dict().items())
+
+
+def test_cached_and_online_teacher_give_the_same_student(trained, data):
+    x, y = data.x_train[:128], data.y_train[:128]
+    students = []
+    for loader in (C.digits_loader(x, y, seed=3), C.teacher_loader(trained, x, y, seed=3)):
+        torch.manual_seed(0)
+        student = small_cnn()
+        C.distill(student, trained, loader, epochs=2, temperature=4.0, alpha=0.3, beta=5.0)
+        students.append(student(data.x_test))
+    torch.testing.assert_close(students[0], students[1])
+
+
+def test_distill_pairs_each_image_with_its_own_teacher_output(trained, data):
+    """A student identical to the teacher has zero soft loss only if every batch is aligned."""
+    x, y = data.x_train[:200], data.y_train[:200]
+    for loader in (C.digits_loader(x, y), C.teacher_loader(trained, x, y)):
+        losses = C.distill(copy.deepcopy(trained), trained, loader, epochs=1, alpha=0.0, temperature=2.0, lr=1e-12)
+        assert losses[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_distill_rejects_bad_input(trained, data):
+    loader = C.digits_loader(data.x_train[:8], data.y_train[:8])
+    with pytest.raises(ValueError, match="temperature"):
+        C.distill(small_cnn(), trained, loader, epochs=1, temperature=0.0)
+    with pytest.raises(ValueError, match="equal length"):
+        C.teacher_loader(trained, data.x_train[:8], data.y_train[:7])
+    with pytest.raises(TypeError, match="teacher"):
+        C.distill(small_cnn(), nn.Linear(64, 10), loader, epochs=1)
 
 
 def test_attention_maps():
