@@ -187,6 +187,19 @@ def test_recall_at_k():
         mm.recall_at_k(sim, relevant, (5,))
 
 
+def test_retrieval_recall_beats_chance_and_checks_pairing(dual, vocab, digits):
+    model, _ = dual
+    test = mm.paired_digits(digits["x_test"], digits["y_test"], digits["thresholds"])
+    captions = test.captions[("en", 1)]  # "a photo of the digit {digit}": ten distinct captions
+    result = mm.retrieval_recall(model, vocab, digits["x_test"], captions, ks=(1, 5))
+    assert result["image→text chance R@1"] == pytest.approx(0.1)
+    assert result["image→text R@1"] > 0.8 and result["text→image R@1"] > 0.8
+    with pytest.raises(ValueError, match="one to one"):
+        mm.retrieval_recall(model, vocab, digits["x_test"], captions[:-1])
+    with pytest.raises(ValueError, match="must not be empty"):
+        mm.retrieval_recall(model, vocab, digits["x_test"][:0], [])
+
+
 # ------------------------------------------------------------------------------------------- fusion
 
 
@@ -210,6 +223,9 @@ def test_every_fusion_runs_and_vqa_model_rejects_mismatched_modalities():
     for name in mm.FUSIONS:
         model = mm.VQAModel(name, len(qv), len(mm.ANSWERS), dim=16, channels=8)
         assert model(images, tokens).shape == (3, len(mm.ANSWERS))
+    regions, pooled = mm.ImageTower(16, 8, regions=True)(images)
+    assert regions.shape == (3, 16, 16) and pooled.shape == (3, 16)
+    assert mm.ImageTower(16, 8)(images)[0] is None  # no untrained region parameters where unused
     with pytest.raises(ValueError, match="batch 2 like images"):
         model(images[:2], tokens)
     with pytest.raises(ValueError, match="fusion must be one of"):
@@ -247,6 +263,16 @@ def test_model_cost_counts_linear_flops_exactly():
 
 
 # --------------------------------------------------------------------------------------- captioning
+
+
+def test_plot_digits_checks_its_texts(digits):
+    import matplotlib.pyplot as plt
+
+    fig = mm.plot_digits(digits["x_test"][:3], ["a", "b", "c"], ncols=2)
+    assert len([ax for ax in fig.axes if ax.images]) == 3
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one string per image"):
+        mm.plot_digits(digits["x_test"][:3], ["a"])
 
 
 def test_content_match():
@@ -326,9 +352,17 @@ def test_synthetic_sentiment_needs_both_modalities():
     assert table.loc["early fusion", "sarcastic"] > 0.7 > table.loc["text only", "sarcastic"]
 
 
+def test_sentiment_table_leaves_absent_kinds_empty():
+    table = mm.sentiment_fusion_table(mm.synthetic_sentiment(400, 0, kinds=(1, 0, 0)),
+                                      mm.synthetic_sentiment(200, 1, kinds=(1, 0, 0)))
+    assert table["sarcastic"].isna().all() and table.loc["text only", "plain"] > 0.95
+
+
 def test_synthetic_sentiment_rejects_bad_input():
     with pytest.raises(ValueError, match="kinds"):
         mm.synthetic_sentiment(10, kinds=(0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="sarcasm_cue"):
+        mm.synthetic_sentiment(10, sarcasm_cue=-1.0)
     with pytest.raises(ValueError, match="n must be >= 1"):
         mm.synthetic_sentiment(0)
     with pytest.raises(ValueError, match="lacks columns"):
