@@ -1,0 +1,253 @@
+"""Part III: the learning rules match hand-computed values, the agents learn, bad input fails at the door."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from roadmap_lib import rl
+from roadmap_lib.rl import studies
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small MLPs run fastest on one thread, and results do not depend on the core count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def constant_net(q_values):
+    """A 'network' whose Q-values ignore the state (a linear layer with zero weights and a fixed bias)."""
+    net = nn.Sequential(nn.Linear(4, len(q_values)))
+    with torch.no_grad():
+        net[0].weight.zero_()
+        net[0].bias.copy_(torch.tensor(q_values, dtype=torch.float32))
+    return net
+
+
+# ---------------------------------------------------------------- replay buffer and TD target
+
+
+def test_replay_buffer_stores_overwrites_oldest_and_samples_consistent_rows():
+    buf = rl.ReplayBuffer(3, 2, seed=0)
+    for i in range(4):  # the 4th transition overwrites the 1st
+        buf.add([i, i], i % 2, float(i), [i + 1, i + 1], terminated=(i == 3))
+    assert len(buf) == 3
+    assert buf.obs[:, 0].tolist() == [3.0, 1.0, 2.0]
+    assert buf.terminated.tolist() == [1.0, 0.0, 0.0]
+    batch = buf.sample(50)
+    assert set(batch.obs[:, 0].tolist()) == {1.0, 2.0, 3.0}
+    # every sampled row is one stored transition, not a mix of fields from different ones
+    torch.testing.assert_close(batch.rewards, batch.obs[:, 0])
+    torch.testing.assert_close(batch.next_obs, batch.obs + 1)
+    torch.testing.assert_close(batch.actions, (batch.obs[:, 0] % 2).long())
+    torch.testing.assert_close(batch.terminated, (batch.obs[:, 0] == 3).float())
+
+
+def test_td_targets_match_hand_computed_values():
+    rewards = torch.tensor([1.0, 0.5, -1.0])
+    next_q_target = torch.tensor([[1.0, 3.0], [2.0, 0.0], [4.0, 5.0]])
+    terminated = torch.tensor([0.0, 1.0, 0.0])
+    # DQN: r + 0.9 * max_a Q_target(s', a), no bootstrap after a termination
+    torch.testing.assert_close(rl.td_targets(rewards, next_q_target, terminated, 0.9), torch.tensor([3.7, 0.5, 3.5]))
+    # Double DQN: the online net picks the action (0, 1, 0), the target net scores it
+    next_q_online = torch.tensor([[5.0, 0.0], [0.0, 1.0], [9.0, 0.0]])
+    torch.testing.assert_close(rl.td_targets(rewards, next_q_target, terminated, 0.9, next_q_online),
+                               torch.tensor([1.9, 0.5, 2.6]))
+
+
+def test_dqn_loss_is_huber_of_hand_computed_td_error():
+    q_net, target = constant_net([1.0, 2.0]), constant_net([0.0, 10.0])
+    batch = rl.Batch(torch.zeros(2, 4), torch.tensor([0, 1]), torch.tensor([0.0, 1.0]), torch.zeros(2, 4),
+                     torch.tensor([0.0, 1.0]))
+    # targets: 0 + 0.5 * 10 = 5 (error 4 → huber 3.5); 1 (terminated, error 1 → huber 0.5)
+    assert rl.dqn_loss(q_net, target, batch, 0.5).item() == pytest.approx((3.5 + 0.5) / 2)
+    assert rl.dqn_loss(q_net, target, batch, 0.5, loss="mse").item() == pytest.approx((16 + 1) / 2)
+
+
+def test_linear_schedule_falls_then_stays():
+    assert [rl.linear_schedule(1.0, 0.1, 10, t) for t in (0, 5, 10, 50)] == pytest.approx([1.0, 0.55, 0.1, 0.1])
+
+
+def test_truncation_is_not_stored_as_termination():
+    env = rl.make_env("CartPole-v1")
+    buf = rl.ReplayBuffer(10, 4)
+    obs, _ = env.reset(seed=0)
+    next_obs, reward, terminated, truncated, _ = env.step(0)
+    buf.add(obs, 0, reward, next_obs, terminated)
+    assert buf.terminated[0] == 0.0
+
+
+# ---------------------------------------------------------------- policy-gradient estimators
+
+
+def test_returns_to_go_and_gae_match_hand_computed_values():
+    np.testing.assert_allclose(rl.returns_to_go([1.0, 1.0, 1.0], 0.5), [1.75, 1.5, 1.0])
+    rewards = np.array([[1.0], [1.0]], dtype=np.float32)
+    values = np.array([[0.5], [0.2]], dtype=np.float32)
+    next_values = np.array([[0.2], [4.0]], dtype=np.float32)
+    zeros = np.zeros_like(rewards)
+    # step 1 truncated (not terminated): bootstraps from V(s_2) = 4 but stops the advantage chain there
+    truncated_end = np.array([[0.0], [1.0]], dtype=np.float32)
+    adv = rl.gae_advantages(rewards, values, next_values, zeros, truncated_end, 0.5, 1.0)
+    delta1 = 1.0 + 0.5 * 4.0 - 0.2
+    delta0 = 1.0 + 0.5 * 0.2 - 0.5
+    np.testing.assert_allclose(adv[:, 0], [delta0 + 0.5 * delta1, delta1], rtol=1e-6)
+    adv_term = rl.gae_advantages(rewards, values, next_values, truncated_end, truncated_end, 0.5, 1.0)
+    assert adv_term[1, 0] == pytest.approx(1.0 - 0.2)
+
+
+# ---------------------------------------------------------------- agents learn
+
+
+def test_short_dqn_run_beats_the_random_policy_by_a_wide_margin():
+    random_returns = rl.random_returns("CartPole-v1", episodes=20)
+    config = rl.DQNConfig(total_steps=3_000, eval_every=1_000, hidden=(64, 64))
+    result = rl.train_dqn(config, seed=0)
+    assert np.mean(random_returns) < 30
+    assert result.best_mean > 4 * np.mean(random_returns)
+    assert result.best_net is not None and result.eval_steps == [1_000, 2_000, 3_000]
+
+
+def test_short_reinforce_run_learns():
+    result = rl.train_reinforce(rl.ReinforceConfig(total_steps=6_000, eval_every=2_000), seed=0)
+    assert result.best_mean > 100
+
+
+def test_greedy_evaluation_of_a_one_sided_policy_fails_fast():
+    returns = rl.evaluate_greedy(constant_net([1.0, 0.0]), episodes=5)
+    assert returns.shape == (5,) and returns.max() < 15  # always pushing left topples the pole
+
+
+# ---------------------------------------------------------------- bandits, multi-agent, saliency
+
+
+def test_linucb_sherman_morrison_equals_ridge_regression():
+    rng = np.random.default_rng(0)
+    contexts, rewards = rng.random((30, 5)), rng.random(30)
+    policy = rl.LinUCB(3, 5, ridge=2.0)
+    for x, r in zip(contexts, rewards):
+        policy.update(x, 1, r)
+    gram = 2.0 * np.eye(5) + contexts.T @ contexts
+    np.testing.assert_allclose(policy.a_inv[1], np.linalg.inv(gram), rtol=1e-8)
+    np.testing.assert_allclose(policy.theta()[1], np.linalg.solve(gram, contexts.T @ rewards), rtol=1e-8)
+    np.testing.assert_allclose(policy.theta()[0], 0.0)  # an arm never updated keeps its prior
+
+
+def test_linucb_beats_random_recommendations():
+    sim = rl.RecommenderSimulator(seed=0)
+    linucb = rl.run_bandit(rl.LinUCB(sim.n_items, sim.n_topics), sim, 1_500, seed=1)
+    random = rl.run_bandit(rl.RandomPolicy(sim.n_items), sim, 1_500, seed=1)
+    assert linucb["regret"].sum() < 0.5 * random["regret"].sum()
+
+
+def test_contextual_policies_beat_context_free_ones():
+    sim = rl.RecommenderSimulator(seed=0)
+    regret = {}
+    for name, policy in {"ucb": rl.UCB1(sim.n_items), "thompson": rl.BernoulliThompson(sim.n_items),
+                         "lints": rl.LinearThompson(sim.n_items, sim.n_topics)}.items():
+        regret[name] = rl.run_bandit(policy, sim, 2_000, seed=2)["regret"][-500:].mean()
+    assert regret["lints"] < 0.5 * min(regret["ucb"], regret["thompson"])
+
+
+def test_independent_learners_keep_switching_against_a_learner_but_settle_against_a_fixed_opponent():
+    learner = rl.independent_q_learning(rounds=4_000, seed=0)
+    fixed = rl.independent_q_learning(rounds=4_000, opponent_learns=False, seed=0)
+    late = slice(2_000, None)
+    assert rl.policy_switches(fixed["greedy_row"][late]) <= 2
+    assert rl.policy_switches(learner["greedy_row"][late]) >= 10
+    assert np.ptp(fixed["true_value_row"][:, 0]) == 0.0  # a fixed opponent: a stationary target
+    assert np.ptp(learner["true_value_row"][late, 0]) > 1.0  # a learning one: the target keeps moving
+
+
+def test_saliency_matches_captum_and_permutation_ignores_unused_features():
+    captum = pytest.importorskip("captum.attr")
+    torch.manual_seed(0)
+    net = rl.mlp([4, 16, 2])
+    states = torch.randn(32, 4)
+    greedy = net(states).argmax(dim=1)
+    expected = captum.Saliency(net).attribute(states.clone().requires_grad_(), target=greedy, abs=True).detach().numpy()
+    np.testing.assert_allclose(rl.q_saliency(net, states.numpy()), expected, rtol=1e-6)
+    with torch.no_grad():
+        net[0].weight[:, 1] = 0.0  # the network can no longer see feature 1
+    importance = rl.permutation_importance(net, states.numpy(), seed=0)
+    assert importance[1] == 0.0 and importance.max() > 0.0
+
+
+def test_greedy_rollout_renders_frames():
+    out = rl.greedy_rollout(constant_net([0.0, 1.0]), render_every=2, max_steps=6)
+    assert out["frames"] and out["frames"][0].ndim == 3 and out["frames"][0].shape[2] == 3
+    assert len(out["states"]) == len(out["actions"]) == int(out["return"])
+
+
+# ---------------------------------------------------------------- bad input fails at the door
+
+
+def test_continuous_action_space_is_rejected():
+    with pytest.raises(ValueError, match="Discrete action space"):
+        rl.make_env("Pendulum-v1")
+    with pytest.raises(ValueError, match="Discrete action space"):
+        rl.train_dqn(rl.DQNConfig(env_id="MountainCarContinuous-v0", total_steps=10))
+
+
+def test_wrong_observation_shapes_are_rejected():
+    buf = rl.ReplayBuffer(4, 4)
+    with pytest.raises(ValueError, match=r"obs must have shape \(4,\)"):
+        buf.add([0.0, 1.0], 0, 1.0, [0.0] * 4, False)
+    with pytest.raises(ValueError, match="next_obs"):
+        buf.add([0.0] * 4, 0, 1.0, np.zeros((2, 4)), False)
+    with pytest.raises(ValueError, match="states must have shape"):
+        rl.q_saliency(rl.mlp([4, 8, 2]), np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="context must have shape"):
+        rl.LinUCB(3, 5).select(np.zeros(4))
+    with pytest.raises(ValueError, match="next_q_target"):
+        rl.td_targets(torch.zeros(3), torch.zeros(3), torch.zeros(3), 0.9)
+
+
+@pytest.mark.parametrize("field", ["buffer_size", "batch_size", "total_steps", "train_freq", "target_sync_every"])
+@pytest.mark.parametrize("value", [0, -5])
+def test_non_positive_sizes_are_rejected(field, value):
+    with pytest.raises(ValueError, match=field):
+        rl.DQNConfig(**{field: value})
+
+
+def test_other_bad_arguments_name_themselves():
+    with pytest.raises(ValueError, match="capacity"):
+        rl.ReplayBuffer(0, 4)
+    with pytest.raises(ValueError, match="batch_size"):
+        rl.ReplayBuffer(4, 4).sample(0)
+    with pytest.raises(ValueError, match="empty ReplayBuffer"):
+        rl.ReplayBuffer(4, 4).sample(2)
+    with pytest.raises(ValueError, match="must not exceed buffer_size"):
+        rl.DQNConfig(buffer_size=10, batch_size=64)
+    with pytest.raises(ValueError, match="gamma"):
+        rl.DQNConfig(gamma=1.5)
+    with pytest.raises(ValueError, match="loss"):
+        rl.DQNConfig(loss="l1")
+    with pytest.raises(TypeError, match="config"):
+        rl.train_dqn({"total_steps": 10})
+    with pytest.raises(TypeError, match="hidden"):
+        rl.DQNConfig(hidden=[64, 64])
+    with pytest.raises(ValueError, match="n_steps"):
+        rl.A2CConfig(n_steps=0)
+    with pytest.raises(ValueError, match="payoff"):
+        rl.independent_q_learning(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="fixed_opponent"):
+        rl.independent_q_learning(opponent_learns=False, fixed_opponent=(0.5, 0.6))
+    with pytest.raises(TypeError, match="select"):
+        rl.run_bandit(object(), rl.RecommenderSimulator(), 10)
+    with pytest.raises(ValueError, match="contexts"):
+        rl.RecommenderSimulator().click_probability(np.zeros((2, 3)))
+
+
+def test_benchmark_configs_round_trip():
+    config = rl.DQNConfig(hidden=(32, 16))
+    assert studies.config_from(rl.DQNConfig, studies.config_dict(config)) == config
+    assert studies.config_from(rl.DQNConfig, studies.config_dict(config), target_sync_every=1).target_sync_every == 1
