@@ -833,23 +833,28 @@ def onnx_static_quantize(path: str | Path, out: str | Path, calibration: Iterabl
     return out
 
 
-def variant_row(variant: str, *, size_bytes: int, fp32_bytes: int, latency_ms: float, accuracy: float,
-                int8: bool) -> dict[str, Any]:
-    """One row of the deployment table: size, how many times smaller than fp32, latency, accuracy.
+def variant_row(variant: str, *, size_bytes: int, reference_bytes: int, latency_ms: float, accuracy: float,
+                float_bytes: int | None = None) -> dict[str, Any]:
+    """One row of the deployment table: size, how many times smaller than the reference, latency, accuracy.
 
-    For int8 variants the ratio is also given as a share of the 4x ceiling (32-bit → 8-bit weights):
-    scales, zero points, fp32 biases and container overhead keep every real file below it. Variants
-    that remove parameters (pruning, a student) are not bound by it, so their share is left empty.
+    ``x smaller`` compares the file with the reference fp32 model's. For an int8 variant pass
+    ``float_bytes``, the file size of *the same architecture* in fp32: the row then also gives that
+    int8-over-fp32 ratio and its share of the 4x ceiling (32-bit → 8-bit weights), which scales, zero
+    points, fp32 biases and container overhead keep every real file below. Variants that remove
+    parameters instead of bits (pruning, a student) are not bound by it; their int8 columns stay empty.
     """
     require_type("variant", variant, str)
     size_bytes = require_positive_int("size_bytes", size_bytes)
-    fp32_bytes = require_positive_int("fp32_bytes", fp32_bytes)
-    ratio = fp32_bytes / size_bytes
+    reference_bytes = require_positive_int("reference_bytes", reference_bytes)
+    int8_ratio = float("nan")
+    if float_bytes is not None:
+        int8_ratio = require_positive_int("float_bytes", float_bytes) / size_bytes
     return {
         "variant": variant,
         "size (KB)": size_bytes / 1024,
-        "x smaller": ratio,
-        "share of 4x int8 limit": ratio / INT8_LIMIT if int8 else float("nan"),
-        "latency 1 thread (ms)": require_positive_float("latency_ms", latency_ms),
+        "x smaller than fp32": reference_bytes / size_bytes,
+        "int8 vs own fp32": int8_ratio,
+        "share of 4x int8 limit": int8_ratio / INT8_LIMIT,
+        "latency (ms)": require_positive_float("latency_ms", latency_ms),
         "accuracy": require_float("accuracy", accuracy, low=0.0, high=1.0),
     }

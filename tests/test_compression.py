@@ -330,12 +330,17 @@ def test_onnx_export_and_int8_runtime(trained, data, calibration, tmp_path):
 
 
 def test_variant_row_and_latency():
-    row = C.variant_row("int8", size_bytes=250, fp32_bytes=1000, latency_ms=1.0, accuracy=0.9, int8=True)
-    assert row["x smaller"] == 4.0 and row["share of 4x int8 limit"] == 1.0
-    row = C.variant_row("student", size_bytes=100, fp32_bytes=1000, latency_ms=1.0, accuracy=0.9, int8=False)
+    row = C.variant_row("int8", size_bytes=250, reference_bytes=1000, latency_ms=1.0, accuracy=0.9, float_bytes=1000)
+    assert row["x smaller than fp32"] == 4.0 and row["share of 4x int8 limit"] == 1.0
+    row = C.variant_row("student int8", size_bytes=50, reference_bytes=1000, latency_ms=1.0, accuracy=0.9,
+                        float_bytes=100)
+    assert row["x smaller than fp32"] == 20.0 and row["share of 4x int8 limit"] == 0.5
+    row = C.variant_row("student", size_bytes=100, reference_bytes=1000, latency_ms=1.0, accuracy=0.9)
     assert math.isnan(row["share of 4x int8 limit"])
     with pytest.raises(ValueError, match="accuracy"):
-        C.variant_row("x", size_bytes=1, fp32_bytes=1, latency_ms=1.0, accuracy=1.5, int8=False)
+        C.variant_row("x", size_bytes=1, reference_bytes=1, latency_ms=1.0, accuracy=1.5)
+    with pytest.raises(ValueError, match="float_bytes"):
+        C.variant_row("x", size_bytes=1, reference_bytes=1, latency_ms=1.0, accuracy=0.5, float_bytes=0)
     assert C.median_latency_ms(lambda: None, repeats=3) >= 0.0
     with pytest.raises(TypeError, match="fn"):
         C.median_latency_ms(3)
