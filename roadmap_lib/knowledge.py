@@ -476,6 +476,18 @@ def evaluate_link_prediction(model: TransE, kg: KnowledgeGraph, split: str = "te
     return results
 
 
+def results_frame(results: Mapping[str, Mapping[str, float]], digits: int = 3):
+    """:func:`evaluate_link_prediction`'s output as a table: one row per setting, raw beside its chance
+    level, then filtered beside its chance level."""
+    import pandas as pd
+
+    require_type("results", results, Mapping)
+    order = [name for name in ("raw", "random (raw)", "filtered", "random (filtered)") if name in results]
+    if not order:
+        raise ValueError(f"results must hold 'raw' and/or 'filtered' metrics, got {sorted(results)}")
+    return pd.DataFrame({name: results[name] for name in order}).T.round(require_int("digits", digits, minimum=0))
+
+
 @dataclass(frozen=True)
 class TransEConfig:
     """Every hyper-parameter of a TransE run, named in one place (and recorded with benchmark results)."""
@@ -761,6 +773,20 @@ def label_propagation(graph: nx.Graph, labels: torch.Tensor, labelled: torch.Ten
     return scores.argmax(1)
 
 
+def sample_labelled(labels: torch.Tensor, per_class: int, generator: torch.Generator) -> torch.Tensor:
+    """``per_class`` random nodes of every class: the labelled set of a semi-supervised draw."""
+    labels = _check_ids("labels", labels, int(labels.max()) + 1 if isinstance(labels, torch.Tensor) and labels.numel() else 1)
+    per_class = require_positive_int("per_class", per_class)
+    require_type("generator", generator, torch.Generator)
+    chosen = []
+    for label in range(int(labels.max()) + 1):
+        members = torch.nonzero(labels == label).flatten()
+        if len(members) < per_class:
+            raise ValueError(f"class {label} has {len(members)} nodes, fewer than per_class={per_class}")
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    return torch.cat(chosen)
+
+
 def compare_node_classifiers(graph: nx.Graph, labels: torch.Tensor, labelled: torch.Tensor, *, hidden: int = 16,
                              seed: int = 0) -> tuple[dict[str, float], GCN]:
     """Accuracy on the *unlabelled* nodes of a GCN, the same network without the graph (Â = I, an
@@ -866,6 +892,15 @@ def build_questions(kg: KnowledgeGraph, split: str = "test", relations: Sequence
     if not questions:
         raise ValueError(f"no {split} triple of {kg.name!r} uses the relations {relations}")
     return questions
+
+
+def answer_triple(question: Question, answer: str) -> Triple:
+    """The fact a question and an answer make together, e.g. to say it back as a sentence."""
+    require_type("question", question, Question)
+    require_type("answer", answer, str)
+    if question.side == "tail":
+        return (question.entity, question.relation, answer)
+    return (answer, question.relation, question.entity)
 
 
 def accuracy(predicted: Sequence[str | None], questions: Sequence[Question]) -> float:

@@ -397,3 +397,27 @@ def test_lm_answers_are_deterministic_and_checked():
     assert first == K.lm_answers(model, tokenizer, [question], max_new_tokens=3) and isinstance(first[0], str)
     with pytest.raises(ValueError, match="facts has 2 entries"):
         K.lm_answers(model, tokenizer, [question], facts=["a", "b"])
+
+
+def test_results_frame_orders_settings_beside_their_chance_level():
+    kg, model = K.toy_city_graph()
+    frame = K.results_frame(K.evaluate_link_prediction(model, kg))
+    assert list(frame.index) == ["raw", "random (raw)", "filtered", "random (filtered)"]
+    assert frame.loc["raw", "MRR"] == 0.708 and frame.loc["filtered", "AMRI"] == 1.0
+    with pytest.raises(ValueError, match="raw"):
+        K.results_frame({"other": {}})
+
+
+def test_sample_labelled_draws_distinct_nodes_of_every_class(karate):
+    _, labels, _ = karate
+    chosen = K.sample_labelled(labels, 2, torch.Generator().manual_seed(0))
+    assert labels[chosen].tolist() == [0, 0, 1, 1] and len(set(chosen.tolist())) == 4
+    with pytest.raises(ValueError, match="fewer than per_class"):
+        K.sample_labelled(labels, 20, torch.Generator())
+
+
+def test_answer_triple_puts_the_answer_on_the_asked_side():
+    tail = K.Question("What does a treat?", "a", "treats", "tail", frozenset({"b"}), ("a", "treats", "b"))
+    head = K.Question("What treats b?", "b", "treats", "head", frozenset({"a"}), ("a", "treats", "b"))
+    assert K.answer_triple(tail, "c") == ("a", "treats", "c")
+    assert K.answer_triple(head, "c") == ("c", "treats", "b")
