@@ -8,12 +8,13 @@ checked against its library twin in ``tests/test_responsible.py`` (Captum, sciki
 
 Sections: data (Adult, COMPAS) → a PyTorch tabular classifier with an sklearn interface → 5.1.1
 attributions → 5.1.2 attention and saliency → 5.2.1 group fairness metrics → 5.2.2 mitigation →
-5.3 efficiency (FLOPs, size, latency, energy).
+5.3 efficiency (FLOPs and energy; sizes and latencies reuse Part IV's ``compression`` helpers).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -198,7 +199,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     leaves the global torch RNG as it found it.
     """
 
-    def __init__(self, hidden: tuple[int, ...] = (64, 32), epochs: int = 6, lr: float = 3e-3,
+    def __init__(self, hidden: tuple[int, ...] = (64, 32), epochs: int = 8, lr: float = 3e-3,
                  batch_size: int = 256, weight_decay: float = 1e-4, seed: int = 0):
         self.hidden = hidden
         self.epochs = epochs
@@ -307,7 +308,7 @@ class AdversarialDebiasingClassifier(TorchMLPClassifier):
     the flattened (Frobenius) inner product.
     """
 
-    def __init__(self, hidden: tuple[int, ...] = (64, 32), epochs: int = 6, lr: float = 3e-3,
+    def __init__(self, hidden: tuple[int, ...] = (64, 32), epochs: int = 8, lr: float = 3e-3,
                  batch_size: int = 256, weight_decay: float = 1e-4, seed: int = 0,
                  adversary_weight: float = 1.0, adversary_lr: float = 1e-2):
         super().__init__(hidden, epochs, lr, batch_size, weight_decay, seed)
@@ -563,24 +564,29 @@ def attention_statistics(attentions: torch.Tensor, tokens: Sequence[str]) -> pd.
 
 
 def plot_attention_grid(attentions: torch.Tensor, title: str = "Attention maps (rows: layers, columns: heads)"):
-    """All heads of all layers as small heatmaps (rows = layers, columns = heads); returns the figure."""
+    """All heads of all layers as one mosaic of heatmaps (rows = layers, columns = heads); returns the
+    figure. One image with thin white gaps draws in a fraction of the time of one axes per head."""
     import matplotlib.pyplot as plt
 
     require_type("attentions", attentions, torch.Tensor)
-    if attentions.dim() != 4:
+    if attentions.dim() != 4 or attentions.shape[-1] != attentions.shape[-2]:
         raise ValueError(f"attentions must be (layers, heads, tokens, tokens), got {tuple(attentions.shape)}")
-    layers, heads = attentions.shape[:2]
-    fig, axes = plt.subplots(layers, heads, figsize=(min(0.8 * heads, 10), 0.8 * layers + 0.6), squeeze=False)
-    for (i, j), ax in np.ndenumerate(axes):
-        ax.imshow(attentions[i, j].numpy(), cmap="viridis", vmin=0, vmax=1)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-        if j == 0:
-            ax.set_ylabel(f"L{i + 1}", rotation=0, labelpad=10)
-        if i == layers - 1:
-            ax.set_xlabel(f"H{j + 1}")
-    fig.suptitle(title)
+    layers, heads, n = attentions.shape[:3]
+    step = n + 1  # one blank row/column between tiles
+    mosaic = np.full((layers * step - 1, heads * step - 1), np.nan)
+    for i in range(layers):
+        for j in range(heads):
+            mosaic[i * step : i * step + n, j * step : j * step + n] = attentions[i, j].numpy()
+    fig, ax = plt.subplots(figsize=(min(0.75 * heads + 1, 10), 0.75 * layers + 1))
+    image = ax.imshow(mosaic, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([j * step + n / 2 for j in range(heads)], [f"H{j + 1}" for j in range(heads)])
+    ax.set_yticks([i * step + n / 2 for i in range(layers)], [f"L{i + 1}" for i in range(layers)])
+    ax.tick_params(length=0)
+    ax.grid(False)
+    ax.set_xlabel("head")
+    ax.set_ylabel("layer")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
     return fig
 
 
@@ -736,6 +742,15 @@ def _check_lengths(**arrays: Any) -> None:
         raise ValueError("inputs must have one entry per row; got lengths " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
 
 
+def _warn_undefined(message: str) -> None:
+    """Issue an :class:`UndefinedGroupWarning` at the caller's line (the first frame outside this module),
+    so the reader sees which of *their* calls met the undefined group."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UndefinedGroupWarning, stacklevel=level)
+
+
 def _rate(numerator: np.ndarray, denominator: np.ndarray, groups: pd.Index, name: str, why: str) -> pd.Series:
     """Per-group ratio; NaN and an :class:`UndefinedGroupWarning` where the denominator is zero."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -743,8 +758,7 @@ def _rate(numerator: np.ndarray, denominator: np.ndarray, groups: pd.Index, name
     series = pd.Series(values, index=groups, name=name)
     undefined = [g for g, d in zip(groups, denominator) if d == 0]
     if undefined:
-        warnings.warn(f"{name} is undefined (NaN) for {len(undefined)} group(s) with {why}: {undefined[:5]}",
-                      UndefinedGroupWarning, stacklevel=3)
+        _warn_undefined(f"{name} is undefined (NaN) for {len(undefined)} group(s) with {why}: {undefined[:5]}")
     return series
 
 
@@ -764,8 +778,7 @@ def _gap(by_group: pd.Series) -> GroupGap:
                          "groups needs at least two")
     defined = by_group.dropna()
     if len(defined) < 2:
-        warnings.warn(f"{by_group.name} is defined for fewer than two groups; the difference is NaN",
-                      UndefinedGroupWarning, stacklevel=3)
+        _warn_undefined(f"{by_group.name} is defined for fewer than two groups; the difference is NaN")
         return GroupGap(float("nan"), by_group)
     return GroupGap(float(defined.max() - defined.min()), by_group)
 
@@ -831,8 +844,8 @@ def group_table(y_true: Any, y_pred: Any, sensitive: Any, y_score: Any = None) -
         if score is not None:
             table["average_prediction"] = _rate(_counts(codes, groups, score), count, groups,
                                                 "average_prediction", "no rows")
-    for message in {str(w.message) for w in caught}:
-        warnings.warn(message, UndefinedGroupWarning, stacklevel=2)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        _warn_undefined(message)
     return table
 
 

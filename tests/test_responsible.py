@@ -260,6 +260,21 @@ def test_attention_maps_need_the_eager_kernel():
         R.attention_maps("  ", None, fake)
 
 
+def test_attention_plots_draw_every_head_and_check_shapes():
+    tokens = ["[CLS]", "a", "b", "[SEP]"]
+    maps = torch.softmax(torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0)), dim=-1)
+    fig = R.plot_attention_grid(maps)
+    mosaic = fig.axes[0].images[0].get_array()
+    assert mosaic.shape == (2 * 5 - 1, 3 * 5 - 1)
+    np.testing.assert_allclose(mosaic[5:9, 10:14], maps[1, 2].numpy())  # layer 2, head 3 tile
+    ax = R.plot_attention(maps[0, 0], tokens)
+    assert [t.get_text() for t in ax.get_xticklabels()] == tokens
+    with pytest.raises(ValueError, match="weights"):
+        R.plot_attention(maps[0, 0], tokens[:3])
+    with pytest.raises(ValueError, match="attentions"):
+        R.plot_attention_grid(maps[0])
+
+
 def test_attention_statistics_of_uniform_attention():
     tokens = ["[CLS]", "a", "b", "[SEP]"]
     maps = torch.full((2, 3, 4, 4), 0.25)
@@ -399,8 +414,9 @@ def test_group_without_positives_is_nan_with_a_warning_not_zero():
     y_true = np.array([1, 0, 1, 0, 0, 1, 1])
     y_pred = np.array([1, 0, 0, 1, 0, 1, 0])
     groups = np.array(["a", "a", "a", "b", "b", "c", "c"])
-    with pytest.warns(R.UndefinedGroupWarning, match=r"no positive examples: \['b'\]"):
+    with pytest.warns(R.UndefinedGroupWarning, match=r"no positive examples: \['b'\]") as record:
         gap = R.equal_opportunity_difference(y_true, y_pred, groups)
+    assert record[0].filename == __file__  # the warning points at the caller's line, not inside the library
     assert np.isnan(gap.by_group["b"])
     assert gap.difference == 0.0  # a and c both have TPR 1/2; the article would report 0.5 against b's "0"
 
