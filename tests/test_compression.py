@@ -11,6 +11,14 @@ from torch import nn
 from torch.nn.utils import prune
 
 from roadmap_lib import compression as C
+from roadmap_lib.runtime import num_threads
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These models are tiny: a second thread only adds synchronisation (and CPU time on a shared machine)."""
+    with num_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
