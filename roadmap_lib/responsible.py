@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import data as _data
+from .benchmark import Benchmark, cli
 from .runtime import device as _default_device
 from .validation import (
     require_float,
@@ -981,3 +982,52 @@ def measure_energy(run: Callable[[], Any], *, repeats: int = 10, country_iso_cod
         tracker.stop()
     result = tracker.final_emissions_data
     return EnergyEstimate(result.duration, result.cpu_energy, result.ram_energy, result.emissions, country_iso_code)
+
+
+# --------------------------------------------------------------------------------------------------
+# Benchmark: the mitigation trade-off over several seeds (``python -m roadmap_lib.responsible benchmark``)
+# --------------------------------------------------------------------------------------------------
+def mitigation_study(config: dict[str, Any]) -> dict[str, Any]:
+    """Section 5.2.2's trade-off table for each seed (a new split *and* new initial weights per seed),
+    so the chapter can say which of its single-run observations survive a change of seed."""
+    seeds = [require_int(f"seeds[{i}]", s, minimum=0) for i, s in enumerate(config["seeds"])]
+    alphas = [require_float(f"alphas[{i}]", a, low=0.0) for i, a in enumerate(config["alphas"])]
+    rows = []
+    for seed in seeds:
+        split = adult_split(seed=seed)
+        preprocessor = adult_preprocessor().fit(split.x_train)
+        x_train, x_val, x_test = (preprocessor.transform(x).astype(np.float32)
+                                  for x in (split.x_train, split.x_val, split.x_test))
+        settings = dict(config["classifier"], seed=seed)
+        sex_train, sex_val, sex_test = split.s_train["sex"], split.s_val["sex"], split.s_test["sex"]
+        models = {
+            "baseline": TorchMLPClassifier(**settings).fit(x_train, split.y_train),
+            "reweighing": TorchMLPClassifier(**settings).fit(
+                x_train, split.y_train, sample_weight=reweighing_weights(split.y_train, sex_train)),
+        }
+        for alpha in alphas:
+            models[f"adversarial α={alpha:g}"] = AdversarialDebiasingClassifier(**settings, adversary_weight=alpha).fit(
+                x_train, split.y_train, sensitive_features=sex_train)
+        for name, model in models.items():
+            score = model.predict_proba(x_test)[:, 1]
+            rows.append({"seed": seed, "method": name,
+                         **tradeoff_row(split.y_test, model.predict(x_test), score, sex_test)})
+        base = models["baseline"]
+        thresholds = group_thresholds(base.predict_proba(x_val)[:, 1], sex_val, base.predict(x_val).mean())
+        score = base.predict_proba(x_test)[:, 1]
+        rows.append({"seed": seed, "method": "group thresholds",
+                     **tradeoff_row(split.y_test, apply_thresholds(score, sex_test, thresholds), score, sex_test)})
+    return {"rows": rows}
+
+
+_CLASSIFIER = {"hidden": [64, 32], "epochs": 8, "lr": 3e-3, "batch_size": 256, "weight_decay": 1e-4}
+BENCHMARKS = [Benchmark(
+    "fairness_mitigation_seeds", mitigation_study,
+    config={"seeds": [0, 1, 2, 3, 4], "alphas": [0.1, 0.3, 1.0], "classifier": _CLASSIFIER},
+    smoke_config={"seeds": [1], "alphas": [0.3], "classifier": dict(_CLASSIFIER, epochs=1)},
+)]
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["benchmark"]:
+        sys.exit("usage: python -m roadmap_lib.responsible benchmark [names...] [--smoke] [--out PATH]")
+    cli(BENCHMARKS, sys.argv[2:], prog="python -m roadmap_lib.responsible benchmark")
