@@ -672,13 +672,13 @@ def decoding_kwargs(strategy: str, *, max_new_tokens: int = 60, num_beams: int =
 
 
 @torch.no_grad()
-def generate_text(model, tokenizer, prompt: str, strategy: str = "greedy", *, seed: int = 0,
-                  num_return_sequences: int = 1, **options: Any) -> list[str]:
-    """Continue ``prompt`` with one decoding strategy; returns the new text only, one string per sequence.
+def generate_ids(model, tokenizer, prompt: str, strategy: str = "greedy", *, seed: int = 0,
+                 num_return_sequences: int = 1, **options: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Continue ``prompt`` with one decoding strategy: ``(prompt_ids (1, P), new_ids (sequences, N))``.
 
     Passes ``attention_mask`` and ``pad_token_id`` explicitly (the article's call passed neither) and
     checks that prompt plus ``max_new_tokens`` fit the model's context. ``options`` go to
-    :func:`decoding_kwargs`. Sampling is seeded, so the same call returns the same text.
+    :func:`decoding_kwargs`. Sampling is seeded, so the same call returns the same tokens.
     """
     require_type("prompt", prompt, str)
     if not prompt.strip():
@@ -696,10 +696,36 @@ def generate_text(model, tokenizer, prompt: str, strategy: str = "greedy", *, se
     if prompt_len + kwargs["max_new_tokens"] > context:
         raise ValueError(f"max_new_tokens={kwargs['max_new_tokens']} plus the prompt's {prompt_len} tokens "
                          f"exceed the model's context of {context} tokens")
+    # GPT-2's own tokenizer has no padding token; its end-of-text token is the usual stand-in.
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     torch.manual_seed(seed)
-    output = model.generate(**inputs, pad_token_id=tokenizer.pad_token_id,
-                            num_return_sequences=num_return_sequences, **kwargs)
-    return tokenizer.batch_decode(output[:, prompt_len:], skip_special_tokens=True)
+    output = model.generate(**inputs, pad_token_id=pad, num_return_sequences=num_return_sequences, **kwargs)
+    return inputs["input_ids"], output[:, prompt_len:]
+
+
+def generate_text(model, tokenizer, prompt: str, strategy: str = "greedy", **options: Any) -> list[str]:
+    """:func:`generate_ids`, decoded: the new text only, one string per returned sequence."""
+    _, new_ids = generate_ids(model, tokenizer, prompt, strategy, **options)
+    return tokenizer.batch_decode(new_ids, skip_special_tokens=True)
+
+
+@torch.no_grad()
+def continuation_nll(model, prompt_ids: torch.Tensor, new_ids: torch.Tensor) -> float:
+    """Mean negative log-likelihood (nats per token) the model assigns to ``new_ids`` after ``prompt_ids``.
+
+    How surprising a continuation is to the model that wrote it: greedy and beam search drive this
+    down, while human text sits near the model's validation loss (Holtzman et al., 2020).
+    """
+    require_type("prompt_ids", prompt_ids, torch.Tensor)
+    require_type("new_ids", new_ids, torch.Tensor)
+    if prompt_ids.dim() != 2 or prompt_ids.shape[0] != 1 or new_ids.dim() != 2 or new_ids.shape[1] == 0:
+        raise ValueError(f"prompt_ids must be (1, P) and new_ids (sequences, N >= 1), got "
+                         f"{tuple(prompt_ids.shape)} and {tuple(new_ids.shape)}")
+    ids = torch.cat([prompt_ids.expand(new_ids.shape[0], -1), new_ids], dim=1).to(model.device)
+    log_probs = model(input_ids=ids).logits[:, :-1].float().log_softmax(-1)
+    targets = ids[:, 1:]
+    token_log_probs = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[:, prompt_ids.shape[1] - 1 :]
+    return -token_log_probs.mean().item()
 
 
 def repeated_ngram_fraction(ids: Sequence[int], n: int = 2) -> float:
