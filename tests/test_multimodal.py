@@ -243,6 +243,16 @@ def test_vqa_questions_are_balanced_and_bilingual():
         mm.vqa_questions([3, 12])
 
 
+def test_training_rejects_bad_hyper_parameters(digits, vocab):
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        mm.train_dual_encoder(digits["train"], vocab, mm.ClipConfig(steps=0))
+    with pytest.raises(ValueError, match="lr must be in"):
+        mm.train_vqa("sum (article)", digits["x_train"], mm.vqa_questions(digits["y_train"][:10]),
+                     mm.question_vocab(), mm.VQAConfig(lr=-1e-3))
+    with pytest.raises(TypeError, match="step_loss must be callable"):
+        mm.train_steps(torch.nn.Linear(2, 2), None, 1, 1e-3, "x")
+
+
 def test_trained_vqa_beats_chance_widely(digits):
     qv = mm.question_vocab()
     train_q = mm.vqa_questions(digits["y_train"], 0)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..runtime import progress
-from ..validation import require_positive_int, require_type
+from ..validation import require_positive_float, require_positive_int, require_type
 from .captions import PAD
 
 
@@ -58,8 +58,18 @@ class TextTower(nn.Module):
 
 
 def train_steps(model: nn.Module, step_loss: Callable[[int], torch.Tensor], steps: int, lr: float,
-               desc: str, on_step: Callable[[int], None] | None = None) -> list[float]:
-    """The training loop every model here shares: AdamW, a loss per step, the losses returned."""
+                desc: str, on_step: Callable[[int], None] | None = None) -> list[float]:
+    """The training loop every model here shares: AdamW, a loss per step, the losses returned.
+
+    ``step_loss(step)`` draws its own batch and returns a scalar loss; ``on_step(step)`` runs after each
+    update (the dual encoder records its temperature there). Every ``*Config``'s steps and learning rate
+    are checked here, once for all models.
+    """
+    require_type("model", model, nn.Module)
+    if not callable(step_loss):
+        raise TypeError("step_loss must be callable: step -> scalar loss tensor")
+    steps = require_positive_int("steps", steps)
+    lr = require_positive_float("lr", lr)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     losses = []
     model.train()
