@@ -754,7 +754,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     pre.add_argument("--out", type=Path, default=CHECKPOINT_DIR, help="checkpoint directory")
     for field in dataclasses.fields(PretrainConfig):
-        pre.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default)
+        pre.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default,
+                         help=f"PretrainConfig.{field.name}")
     args = vars(parser.parse_args(argv))
     args.pop("command")
     out = args.pop("out")
