@@ -118,8 +118,8 @@ def test_semantic_search_finds_a_paraphrase(encoder):
     tokenizer, model = encoder
     everything = [s for _, s in nlp.passages(nlp.shakespeare_plays()["tragedies/hamlet"])]
     where = next(i for i, s in enumerate(everything) if "rotten in the state of Denmark" in s)
-    corpus = everything[max(0, where - 60) : where + 60]  # Act I around the line, to keep the test fast
-    target = where - max(0, where - 60)
+    corpus = everything[max(0, where - 30) : where + 30]  # Act I around the line, to keep the test fast
+    target = where - max(0, where - 30)
     vectors = nlp.embed(corpus, tokenizer, model)
     _, index = nlp.top_k(nlp.embed(["Something is wrong in this country."], tokenizer, model), vectors, k=3)
     assert target in index[0].tolist()
