@@ -29,7 +29,6 @@ from torch.nn import functional as F
 
 from . import data as _data
 from .benchmark import Benchmark, cli
-from .runtime import device as _default_device
 from .validation import (
     require_float,
     require_int,
@@ -197,17 +196,20 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     Why an sklearn face on a torch model: ``sklearn.inspection.permutation_importance``, pipelines and
     fairlearn's post-processing then drive the *same* model the gradient methods differentiate.
     ``fit`` accepts ``sample_weight`` (used by reweighing). Training seeds its own RNG streams and
-    leaves the global torch RNG as it found it.
+    leaves the global torch RNG as it found it. ``device`` defaults to the CPU even where CUDA exists:
+    for a model of a few thousand weights, copying each batch to a GPU costs more than it saves, and
+    the module stays where the chapter's other tools (Captum, plain ``model(x)``) expect it.
     """
 
     def __init__(self, hidden: tuple[int, ...] = (64, 32), epochs: int = 8, lr: float = 3e-3,
-                 batch_size: int = 256, weight_decay: float = 1e-4, seed: int = 0):
+                 batch_size: int = 256, weight_decay: float = 1e-4, seed: int = 0, device: str = "cpu"):
         self.hidden = hidden
         self.epochs = epochs
         self.lr = lr
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.seed = seed
+        self.device = device
 
     # -- training ---------------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -241,7 +243,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         return to(x), to(target.astype(np.float32)), to(weight / weight.mean())
 
     def _device(self) -> torch.device:
-        return _default_device()
+        require_type("device", self.device, (str, torch.device))
+        return torch.device(self.device)
 
     def _train(self, x: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, extra) -> None:
         optimiser = torch.optim.Adam(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -310,9 +313,9 @@ class AdversarialDebiasingClassifier(TorchMLPClassifier):
     """
 
     def __init__(self, hidden: tuple[int, ...] = (64, 32), epochs: int = 8, lr: float = 3e-3,
-                 batch_size: int = 256, weight_decay: float = 1e-4, seed: int = 0,
+                 batch_size: int = 256, weight_decay: float = 1e-4, seed: int = 0, device: str = "cpu",
                  adversary_weight: float = 1.0, adversary_lr: float = 1e-2):
-        super().__init__(hidden, epochs, lr, batch_size, weight_decay, seed)
+        super().__init__(hidden, epochs, lr, batch_size, weight_decay, seed, device)
         self.adversary_weight = adversary_weight
         self.adversary_lr = adversary_lr
 

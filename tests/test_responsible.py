@@ -121,6 +121,8 @@ def test_mlp_refuses_to_predict_before_fit_or_on_the_wrong_width(mlp):
         R.TorchMLPClassifier().predict(np.ones((2, 3)))
     with pytest.raises(ValueError, match="features"):
         mlp.predict(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="device"):
+        R.TorchMLPClassifier(epochs=1, device=3).fit(np.ones((4, 2)), [0, 1, 0, 1])
 
 
 # --------------------------------------------------------------------------------------------------
