@@ -54,7 +54,7 @@ book: setup
 
 test: setup
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
-	  --sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300 -p no:cacheprovider
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 300 -p no:cacheprovider
 
 notebooks: setup
 	for nb in $(NOTEBOOKS); do \
