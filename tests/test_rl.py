@@ -209,6 +209,10 @@ def test_wrong_observation_shapes_are_rejected():
         rl.LinUCB(3, 5).select(np.zeros(4))
     with pytest.raises(ValueError, match="next_q_target"):
         rl.td_targets(torch.zeros(3), torch.zeros(3), torch.zeros(3), 0.9)
+    with pytest.raises(ValueError, match="net takes 6 inputs"):
+        rl.evaluate_greedy(rl.mlp([6, 8, 2]), "CartPole-v1", episodes=1)
+    with pytest.raises(ValueError, match="one value per action"):
+        rl.greedy_rollout(rl.mlp([4, 8, 3]), "CartPole-v1")
 
 
 @pytest.mark.parametrize("field", ["buffer_size", "batch_size", "total_steps", "train_freq", "target_sync_every"])

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..validation import require_int, require_positive_int, require_type
-from .common import as_obs_batch, make_env
+from .common import as_obs_batch, check_net_fits, input_width, make_env
 
 
 @torch.no_grad()
@@ -33,6 +33,7 @@ def greedy_rollout(net: nn.Module, env_id: str = "CartPole-v1", *, seed: int = 0
         # machine, prints "XDG_RUNTIME_DIR is invalid" to stderr. A reader's own setting wins.
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     env = make_env(env_id, render_mode="rgb_array" if render_every else None)
+    check_net_fits(net, env)
     obs, _ = env.reset(seed=require_int("seed", seed, minimum=0))
     states, actions, frames, total = [], [], [], 0.0
     for t in range(max_steps):
@@ -57,7 +58,7 @@ def q_saliency(q_net: nn.Module, states: Any) -> np.ndarray:
     ``abs=True`` and ``target=a*`` returns the same numbers (the chapter checks it).
     """
     require_type("q_net", q_net, nn.Module)
-    obs_dim = _input_width(q_net)
+    obs_dim = input_width(q_net)
     x = as_obs_batch(states, obs_dim).clone().requires_grad_(True)
     q = q_net(x)
     chosen = q.gather(1, q.argmax(dim=1, keepdim=True)).sum()
@@ -70,7 +71,7 @@ def permutation_importance(q_net: nn.Module, states: Any, *, repeats: int = 5, s
     """Per feature: the share of states whose greedy action changes when that feature is shuffled."""
     require_type("q_net", q_net, nn.Module)
     repeats = require_positive_int("repeats", repeats)
-    x = as_obs_batch(states, _input_width(q_net))
+    x = as_obs_batch(states, input_width(q_net))
     rng = np.random.default_rng(require_int("seed", seed, minimum=0))
     base = q_net(x).argmax(dim=1)
     flips = np.zeros(x.shape[1])
@@ -80,11 +81,3 @@ def permutation_importance(q_net: nn.Module, states: Any, *, repeats: int = 5, s
             shuffled[:, j] = x[torch.from_numpy(rng.permutation(len(x))), j]
             flips[j] += (q_net(shuffled).argmax(dim=1) != base).float().mean().item()
     return flips / repeats
-
-
-def _input_width(net: nn.Module) -> int:
-    """The input size of an MLP's first linear layer."""
-    first = next((m for m in net.modules() if isinstance(m, nn.Linear)), None)
-    if first is None:
-        raise ValueError("q_net must contain an nn.Linear layer (an MLP over the observation)")
-    return first.in_features

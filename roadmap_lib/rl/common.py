@@ -83,8 +83,32 @@ def as_obs_batch(states: Any, obs_dim: int, name: str = "states") -> torch.Tenso
 
 
 @torch.no_grad()
-def evaluate_greedy(net: nn.Module, env_id: str = "CartPole-v1", *, episodes: int = 20, seed: int = 10_000,
-                    max_steps: int | None = None) -> np.ndarray:
+def input_width(net: nn.Module) -> int:
+    """The input size of an MLP's first linear layer."""
+    first = next((m for m in net.modules() if isinstance(m, nn.Linear)), None)
+    if first is None:
+        raise ValueError("net must contain an nn.Linear layer (an MLP over the observation)")
+    return first.in_features
+
+
+def check_net_fits(net: nn.Module, env: gym.Env) -> None:
+    """Reject a network whose input or output width does not match ``env`` (one output per action).
+
+    Why: a mismatch otherwise surfaces as a matrix-shape error inside PyTorch, or, worse, as an
+    argmax over the wrong number of outputs that picks actions the environment does not have.
+    """
+    require_type("net", net, nn.Module)
+    obs_dim, n_actions = check_discrete_env(env)
+    if input_width(net) != obs_dim:
+        raise ValueError(f"net takes {input_width(net)} inputs, but the environment's observations have {obs_dim}")
+    with torch.no_grad():
+        out = net(torch.zeros(1, obs_dim))
+    if tuple(out.shape) != (1, n_actions):
+        raise ValueError(f"net must output one value per action ({n_actions}), got shape {tuple(out.shape)}")
+
+
+def evaluate_greedy(net: nn.Module, env_id: str = "CartPole-v1", *, episodes: int = 20,
+                    seed: int = 10_000) -> np.ndarray:
     """Returns of ``episodes`` greedy episodes (argmax of ``net``'s outputs), run side by side.
 
     Why side by side: evaluating 20 CartPole episodes of up to 500 steps one at a time costs 10,000
@@ -95,13 +119,13 @@ def evaluate_greedy(net: nn.Module, env_id: str = "CartPole-v1", *, episodes: in
     episodes = require_positive_int("episodes", episodes)
     seed = require_int("seed", seed, minimum=0)
     envs = [make_env(env_id) for _ in range(episodes)]
+    check_net_fits(net, envs[0])
     obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)]).astype(np.float32)
     returns = np.zeros(episodes)
     alive = np.ones(episodes, dtype=bool)
-    steps = 0
     was_training = net.training
     net.eval()
-    while alive.any() and (max_steps is None or steps < max_steps):
+    while alive.any():
         idx = np.flatnonzero(alive)
         actions = net(torch.from_numpy(obs[idx])).argmax(dim=1).numpy()
         for i, action in zip(idx, actions):
@@ -109,7 +133,6 @@ def evaluate_greedy(net: nn.Module, env_id: str = "CartPole-v1", *, episodes: in
             returns[i] += reward
             obs[i] = next_obs
             alive[i] = not (terminated or truncated)
-        steps += 1
     net.train(was_training)
     for env in envs:
         env.close()
@@ -117,7 +140,7 @@ def evaluate_greedy(net: nn.Module, env_id: str = "CartPole-v1", *, episodes: in
 
 
 # --------------------------------------------------------------------------------------------------
-# DQN: the training loop (plumbing around dqn_loss)
+# Training runs: the record every learner returns, and evaluation during training
 # --------------------------------------------------------------------------------------------------
 
 

@@ -201,6 +201,10 @@ def linear_schedule(start: float, end: float, duration: int, step: int) -> float
     return end + (start - end) * max(0.0, 1.0 - step / duration)
 
 
+# --------------------------------------------------------------------------------------------------
+# DQN: the training loop (plumbing around dqn_loss)
+# --------------------------------------------------------------------------------------------------
+
 
 def train_dqn(config: DQNConfig = DQNConfig(), seed: int = 0) -> TrainResult:
     """Train DQN on ``config.env_id`` for ``config.total_steps`` environment steps; see :class:`DQNConfig`.
