@@ -41,6 +41,10 @@ def built_book(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config["execute"]["execute_notebooks"] = "off"
+    # local extension paths are relative to the config file, which moves to the temporary folder
+    config["sphinx"]["local_extensions"] = {
+        name: str(ROOT / path) for name, path in config["sphinx"].get("local_extensions", {}).items()
+    }
     config_path = out / "_config.yml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
