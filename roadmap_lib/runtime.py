@@ -28,17 +28,22 @@ T = TypeVar("T")
 PROGRESS_ENV = "ROADMAP_PROGRESS"
 
 
-def seed_everything(seed: int = 0) -> int:
+def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
     """Seed Python, NumPy and PyTorch, and ask PyTorch for deterministic kernels where it has them.
 
     Why all three: the chapters mix ``random`` (replay sampling), NumPy (data splits) and torch
     (initialisation, dropout); seeding only one leaves the others drifting between runs.
+
+    ``deterministic=False`` leaves PyTorch's deterministic mode off. Chapter IV needs that: the int8
+    CPU kernels resize their outputs through an op the mode flags with a C++ warning on every call,
+    although on a CPU they compute deterministically anyway.
     """
     seed = require_int("seed", seed, minimum=0, maximum=2**32 - 1)
+    require_type("deterministic", deterministic, bool)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
     return seed
 
 
@@ -141,14 +146,15 @@ def quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def setup_notebook(seed: int = 0, threads: int | None = None) -> str:
+def setup_notebook(seed: int = 0, threads: int | None = None, deterministic: bool = True) -> str:
     """The one call of every chapter's set-up cell: seed, threads, quiet libraries, figure style.
 
-    Returns the versions line for the cell to print.
+    ``deterministic`` is passed to :func:`seed_everything`. Returns the versions line for the cell
+    to print.
     """
     from .plotting import use_book_style
 
-    seed_everything(seed)
+    seed_everything(seed, deterministic=deterministic)
     configure_threads(threads)
     quiet_libraries()
     use_book_style()

@@ -22,6 +22,18 @@ def test_seed_everything_makes_all_three_generators_repeat():
     assert draw_all() != first
 
 
+def test_seed_everything_switches_deterministic_mode():
+    runtime.seed_everything(0, deterministic=False)
+    assert not torch.are_deterministic_algorithms_enabled()
+    runtime.seed_everything(0)
+    assert torch.are_deterministic_algorithms_enabled()
+
+
+def test_seed_everything_rejects_non_bool_deterministic():
+    with pytest.raises(TypeError, match="deterministic"):
+        runtime.seed_everything(0, deterministic="yes")
+
+
 @pytest.mark.parametrize("seed, exc", [(-1, ValueError), (2**32, ValueError), (1.5, TypeError)])
 def test_seed_everything_rejects_bad_seeds(seed, exc):
     with pytest.raises(exc, match="seed"):
