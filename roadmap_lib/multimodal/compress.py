@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import io
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..compression import state_dict_bytes  # re-exported: Chapter II measures its encoders the same way
 from ..validation import require_type
 from .captions import PairedDigits, Vocab
 from .contrastive import ClipConfig, DualEncoder
@@ -56,11 +56,3 @@ def int8_weights(model: nn.Module) -> nn.Module:
     quantized = copy.deepcopy(model).eval()
     quantize_(quantized, Int8WeightOnlyConfig())
     return quantized
-
-
-def state_dict_bytes(model: nn.Module) -> int:
-    """Size of ``torch.save(model.state_dict())`` in bytes: what a download of the weights costs."""
-    require_type("model", model, nn.Module)
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    return buffer.getbuffer().nbytes
