@@ -454,8 +454,8 @@ def link_prediction_ranks(
     return torch.cat(ranks), torch.cat(candidates)
 
 
-def evaluate_link_prediction(model: TransE, kg: KnowledgeGraph, split: str = "test") -> dict[str, dict[str, float]]:
-    """Raw and filtered metrics of ``model`` on a split, each beside a random scorer's expectation."""
+def _check_model_fits(model: TransE, kg: KnowledgeGraph) -> None:
+    """A TransE trained on one graph scores another graph's ids as if they were its own: refuse."""
     require_type("model", model, TransE)
     require_type("kg", kg, KnowledgeGraph)
     if (model.num_entities, model.num_relations) != (kg.num_entities, kg.num_relations):
@@ -463,6 +463,11 @@ def evaluate_link_prediction(model: TransE, kg: KnowledgeGraph, split: str = "te
             f"model was built for {model.num_entities} entities / {model.num_relations} relations, "
             f"but {kg.name!r} has {kg.num_entities} / {kg.num_relations}"
         )
+
+
+def evaluate_link_prediction(model: TransE, kg: KnowledgeGraph, split: str = "test") -> dict[str, dict[str, float]]:
+    """Raw and filtered metrics of ``model`` on a split, each beside a random scorer's expectation."""
+    _check_model_fits(model, kg)
     triples = kg.triples(split)
     was_training = model.training
     model.eval()
@@ -921,14 +926,25 @@ def mentions_answer(text: str, question: Question) -> bool:
     return any(re.search(rf"\b{re.escape(readable(a).lower())}\b", lowered) for a in question.answers)
 
 
+def _check_questions(kg: KnowledgeGraph, questions: Sequence[Question]) -> list[Question]:
+    """Questions about ``kg``'s own entities and relations (a question about another graph has no answer here)."""
+    require_type("kg", kg, KnowledgeGraph)
+    require_non_empty("questions", questions)
+    entities, relations = set(kg.entities), set(kg.relations)
+    for i, q in enumerate(questions):
+        require_type(f"questions[{i}]", q, Question)
+        if q.entity not in entities or q.relation not in relations:
+            raise ValueError(f"questions[{i}] ({q.text!r}) names an entity or relation that {kg.name!r} does not have")
+    return list(questions)
+
+
 def most_frequent_answers(kg: KnowledgeGraph, questions: Sequence[Question]) -> list[str]:
     """The unaided prior: the answer most common in training for the question's relation and side.
 
     It knows nothing about the question's subject, only which answers are common; a system that
     claims to use knowledge must beat it.
     """
-    require_type("kg", kg, KnowledgeGraph)
-    require_non_empty("questions", questions)
+    questions = _check_questions(kg, questions)
     counts: dict[tuple[str, str], Counter] = {}
     for h, r, t in kg.decode(kg.triples("train")):
         counts.setdefault(("tail", r), Counter())[t] += 1
@@ -944,9 +960,8 @@ def transe_answers(model: TransE, kg: KnowledgeGraph, questions: Sequence[Questi
     demo measures). The model may name a fact it never saw: that is its strength, and also why its
     answer comes with no source to check.
     """
-    require_type("model", model, TransE)
-    require_type("kg", kg, KnowledgeGraph)
-    require_non_empty("questions", questions)
+    _check_model_fits(model, kg)
+    questions = _check_questions(kg, questions)
     entity_id = {e: i for i, e in enumerate(kg.entities)}
     relation_id = {r: i for i, r in enumerate(kg.relations)}
     answers = []

@@ -348,6 +348,18 @@ def test_prior_and_transe_answer_every_question(umls):
     assert len(answers) == len(questions) and set(answers) <= set(umls.entities)
 
 
+def test_answerers_reject_questions_and_models_from_another_graph(umls):
+    nations = K.load_kg("nations")
+    nations_questions = [K.Question("What does usa treat?", "usa", "treats", "tail", frozenset({"uk"}), ("usa", "treats", "uk"))]
+    with pytest.raises(ValueError, match=r"questions\[0\].*'umls'"):
+        K.most_frequent_answers(umls, nations_questions)
+    umls_questions = K.build_questions(umls, relations=["treats"])
+    with pytest.raises(ValueError, match="model was built for 14 entities"):
+        K.transe_answers(K.TransE(nations.num_entities, nations.num_relations, dim=8), umls, umls_questions)
+    with pytest.raises(TypeError, match=r"questions\[0\]"):
+        K.transe_answers(K.TransE(umls.num_entities, umls.num_relations, dim=8), umls, ["What treats a fungus?"])
+
+
 def test_verbalise_uses_the_templates():
     assert K.verbalise(("antibiotic", "treats", "disease_or_syndrome")) == "antibiotic treats disease or syndrome."
     assert K.verbalise(("a", "part_of", "b")) == "a part of b."
