@@ -322,13 +322,23 @@ def test_augment_keeps_shape_and_range_and_is_seeded(digits):
     assert a.min() >= 0 and a.max() <= 1 and not torch.allclose(a, x)
 
 
-def test_simclr_features_beat_chance_with_ten_labels(digits):
-    tower, losses = mm.simclr_pretrain(digits["x_train"], mm.SSLConfig(steps=60))
+def test_simclr_pretraining_beats_its_own_starting_point_with_one_label_per_digit(digits):
+    """The claim of self-supervision: the features improve. A random conv tower's features already
+    probe well on digits (the chapter: 0.89 with ten labels), so beating chance would prove nothing;
+    compare against the same tower before pre-training, where labels are scarcest."""
+    config = mm.SSLConfig(steps=150)
+    tower, losses = mm.simclr_pretrain(digits["x_train"], config)
     assert losses[-1] < losses[0]
-    idx = mm.few_labels(digits["y_train"], 10)
-    accuracy = mm.linear_probe(mm.tower_features(tower, digits["x_train"][idx]), digits["y_train"][idx],
-                               mm.tower_features(tower, digits["x_test"]), digits["y_test"])
-    assert accuracy > 0.6
+    torch.manual_seed(config.seed)  # the initialisation simclr_pretrain started from
+    untrained = mm.ImageTower(config.dim, config.channels)
+
+    def probe(model, idx):
+        return mm.linear_probe(mm.tower_features(model, digits["x_train"][idx]), digits["y_train"][idx],
+                               mm.tower_features(model, digits["x_test"]), digits["y_test"])
+
+    draws = [mm.few_labels(digits["y_train"], 1, seed=seed) for seed in range(3)]
+    gain = np.mean([probe(tower, idx) - probe(untrained, idx) for idx in draws])
+    assert gain > 0.04  # measured: +0.09 (0.64 against 0.55)
 
 
 def test_few_labels_and_probe_reject_bad_input(digits):
