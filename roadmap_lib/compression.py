@@ -97,6 +97,9 @@ class DigitsCNN(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.fc1, self.relu3 = nn.Linear(c2 * 16, hidden), nn.ReLU()
         self.fc2 = nn.Linear(hidden, 10)
+        # Optimiser steps these weights have had. A buffer, so it travels with copies and checkpoints:
+        # it lets static_quantize refuse random weights, whose int8 accuracy would measure nothing.
+        self.register_buffer("steps_trained", torch.zeros((), dtype=torch.long))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu2(self.conv2(self.relu1(self.conv1(x))))
@@ -136,6 +139,13 @@ def digits_loader(x: torch.Tensor, y: torch.Tensor, *, batch_size: int = BATCH_S
 AMP_DTYPES = {"cpu": torch.bfloat16, "cuda": torch.float16}
 
 
+def _count_step(model: nn.Module) -> None:
+    """Advance a :class:`DigitsCNN`'s ``steps_trained`` (other models carry no counter)."""
+    counter = getattr(model, "steps_trained", None)
+    if isinstance(counter, torch.Tensor):
+        counter += 1
+
+
 def fit(model: nn.Module, loader: torch.utils.data.DataLoader, *, epochs: int, lr: float = LR,
         amp: bool = False, device: torch.device | None = None, desc: str | None = None) -> list[float]:
     """Train a classifier with Adam and cross-entropy; return the mean loss of each epoch.
@@ -170,6 +180,7 @@ def fit(model: nn.Module, loader: torch.utils.data.DataLoader, *, epochs: int, l
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            _count_step(model)
             total, count = total + loss.item() * len(xb), count + len(xb)
         history.append(total / count)
     model.eval()
@@ -393,6 +404,7 @@ def shrink(model: DigitsCNN) -> DigitsCNN:
         small.fc1.bias.copy_(model.fc1.bias[k3])
         small.fc2.weight.copy_(model.fc2.weight[:, k3])
         small.fc2.bias.copy_(model.fc2.bias)
+        small.steps_trained.copy_(model.steps_trained)
     return small.eval()
 
 
@@ -518,7 +530,8 @@ def uncalibrated_observers(prepared: nn.Module) -> list[str]:
 def static_quantize(model: DigitsCNN, calibration: Iterable[torch.Tensor], *, backend: str = "x86") -> nn.Module:
     """Eager post-training static int8 quantization, done right, of a copy of ``model``.
 
-    ``eval()`` is required; conv/linear+ReLU pairs are fused; Quant/DeQuant stubs mark where tensors
+    ``eval()`` and a trained model are required (``steps_trained > 0``: quantizing random weights, as the
+    article's deployment example does, gives an accuracy that means nothing); conv/linear+ReLU pairs are fused; Quant/DeQuant stubs mark where tensors
     enter and leave int8; observers record activation ranges on the ``calibration`` batches (real
     inputs, never random ones); ``convert`` then swaps in int8 kernels. Converting without calibration
     (the article's bug) is refused: observers that saw nothing give scale 1 and zero point 0.
@@ -527,6 +540,10 @@ def static_quantize(model: DigitsCNN, calibration: Iterable[torch.Tensor], *, ba
     from torch.ao import quantization as tq
 
     require_type("calibration", calibration, Iterable)
+    require_type("model", model, DigitsCNN)
+    if int(model.steps_trained) == 0:
+        raise ValueError("model has never been trained (steps_trained is 0); train it (fit, distill) or load a "
+                         "trained checkpoint before quantizing")
     prepared = _prepare_static(model, backend)
     batches = 0
     with torch.no_grad():
@@ -749,6 +766,7 @@ def distill(student: DigitsCNN, teacher: DigitsCNN, loader: torch.utils.data.Dat
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            _count_step(student)
             total, count = total + loss.item() * len(xb), count + len(xb)
         history.append(total / count)
     student.eval()
