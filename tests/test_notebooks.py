@@ -121,7 +121,7 @@ def test_chapter_anatomy(path):
     for heading in ("## Summary", "## Exercises", "## References"):
         assert heading in text, heading
     exercises = text.split("## Exercises", 1)[1].split("## References", 1)[0]
-    assert exercises.count(":class: dropdown") >= 3, "3–5 exercises, each solution in a dropdown"
+    assert 3 <= exercises.count(":class: dropdown") <= 5, "3–5 exercises, each solution in a dropdown"
     assert "{cite" in text
     code = [c for c in cells(path) if c["cell_type"] == "code"]
     assert any("nbval-check-output" in tags(c) for c in code), "key numbers are checked by nbval"
