@@ -121,13 +121,18 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def digits_loader(x: torch.Tensor, y: torch.Tensor, *, batch_size: int = BATCH_SIZE, seed: int = 0,
-                  shuffle: bool = True) -> torch.utils.data.DataLoader:
-    """A real ``DataLoader`` over tensors, its shuffling seeded so a run repeats exactly."""
+def _check_examples(x: Any, y: Any) -> None:
+    """Inputs ``x`` and labels ``y`` must be tensors with one row per example, or rows would mispair."""
     require_type("x", x, torch.Tensor)
     require_type("y", y, torch.Tensor)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must be non-empty and of equal length, got {len(x)} and {len(y)}")
+
+
+def digits_loader(x: torch.Tensor, y: torch.Tensor, *, batch_size: int = BATCH_SIZE, seed: int = 0,
+                  shuffle: bool = True) -> torch.utils.data.DataLoader:
+    """A real ``DataLoader`` over tensors, its shuffling seeded so a run repeats exactly."""
+    _check_examples(x, y)
     batch_size = require_positive_int("batch_size", batch_size)
     seed = require_int("seed", seed, minimum=0)
     return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size,
@@ -137,6 +142,22 @@ def digits_loader(x: torch.Tensor, y: torch.Tensor, *, batch_size: int = BATCH_S
 #: Autocast dtype per device type: bfloat16 on CPU (same exponent range as fp32, so no loss scaling);
 #: float16 on CUDA, whose narrow range makes small gradients underflow unless a GradScaler scales them.
 AMP_DTYPES = {"cpu": torch.bfloat16, "cuda": torch.float16}
+
+
+def _parameter_device(model: nn.Module) -> torch.device:
+    """Where ``model``'s weights (hence its inputs) live; a model without parameters has no such place."""
+    parameter = next(model.parameters(), None)
+    if parameter is None:
+        raise ValueError(f"model ({type(model).__name__}) has no parameters to train or measure")
+    return parameter.device
+
+
+def _autocast_dtype(device: torch.device, amp: bool) -> torch.dtype:
+    """The autocast dtype for ``device`` (:data:`AMP_DTYPES`); ``amp`` on a device without one is an error."""
+    dtype = AMP_DTYPES.get(device.type)
+    if amp and dtype is None:
+        raise ValueError(f"amp is supported on {sorted(AMP_DTYPES)}, not on {device.type!r}")
+    return dtype or torch.bfloat16
 
 
 def _count_step(model: nn.Module) -> None:
@@ -161,11 +182,9 @@ def fit(model: nn.Module, loader: torch.utils.data.DataLoader, *, epochs: int, l
     epochs = require_positive_int("epochs", epochs)
     lr = require_positive_float("lr", lr)
     require_type("amp", amp, bool)
-    device = device or next(model.parameters()).device
+    device = device or _parameter_device(model)
     require_type("device", device, torch.device)
-    dtype = AMP_DTYPES.get(device.type)
-    if amp and dtype is None:
-        raise ValueError(f"amp is supported on {sorted(AMP_DTYPES)}, not on {device.type!r}")
+    dtype = _autocast_dtype(device, amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp and dtype == torch.float16)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
@@ -175,7 +194,7 @@ def fit(model: nn.Module, loader: torch.utils.data.DataLoader, *, epochs: int, l
         for xb, yb in loader:
             xb, yb = xb.to(device), yb.to(device)
             optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=amp):
+            with torch.autocast(device.type, dtype=dtype, enabled=amp):
                 loss = F.cross_entropy(model(xb), yb)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -192,14 +211,14 @@ def accuracy(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: 
     """Top-1 accuracy of a model (any callable returning logits, e.g. an exported program)."""
     if not callable(model):
         raise TypeError("model must be callable")
-    require_type("x", x, torch.Tensor)
-    require_type("y", y, torch.Tensor)
+    _check_examples(x, y)
     return float((model(x).argmax(1) == y).float().mean())
 
 
 def train_teacher(data: Digits, *, epochs: int = EPOCHS, seed: int = 0) -> DigitsCNN:
     """The chapter's reference fp32 model: :class:`DigitsCNN` trained on the digits, in eval mode."""
     require_type("data", data, Digits)
+    epochs = require_positive_int("epochs", epochs)  # before manual_seed: a refused call leaves the RNG alone
     torch.manual_seed(require_int("seed", seed, minimum=0))
     model = DigitsCNN()
     fit(model, digits_loader(data.x_train, data.y_train, seed=seed), epochs=epochs, desc="teacher")
@@ -261,11 +280,15 @@ def prunable_layers(model: nn.Module, layer_types: tuple[type, ...] = PRUNABLE_T
 def sparsity(model: nn.Module, layer_types: tuple[type, ...] = PRUNABLE_TYPES) -> float:
     """Fraction of exact zeros in the *effective* weights (after masks) of the prunable layers."""
     weights = [m.weight.detach() for _, m in prunable_layers(model, layer_types)]
-    return sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
+    total = sum(w.numel() for w in weights)
+    if total == 0:
+        raise ValueError(f"model ({type(model).__name__}) has only empty weights in its prunable layers")
+    return sum(int((w == 0).sum()) for w in weights) / total
 
 
-def _check_amount(amount: Any) -> float:
-    return require_float("amount", amount, low=0.0, high=1.0, high_inclusive=False)
+def _check_amount(amount: Any, name: str = "amount") -> float:
+    """A pruning fraction in [0, 1): pruning every weight would leave no model."""
+    return require_float(name, amount, low=0.0, high=1.0, high_inclusive=False)
 
 
 # ==================================================================================================
@@ -340,8 +363,9 @@ def sparsity_sweep(model: nn.Module, data: Digits, amounts: Sequence[float], *, 
     require_type("data", data, Digits)
     require_type("amounts", amounts, (list, tuple))
     require_non_empty("amounts", amounts)
-    amounts = [_check_amount(a) for a in amounts]
+    amounts = [_check_amount(a, f"amounts[{i}]") for i, a in enumerate(amounts)]
     finetune_epochs = require_positive_int("finetune_epochs", finetune_epochs)
+    seed = require_int("seed", seed, minimum=0)  # here, not after the first amount was pruned and scored
     rows = []
     for amount in progress(amounts, desc="sparsity"):
         pruned = global_magnitude_pruning(copy.deepcopy(model), amount).eval()
@@ -417,8 +441,11 @@ def dense_and_sparse_bytes(model: nn.Module, layer_types: tuple[type, ...] = PRU
     import zlib
 
     dense = csr = packed = 0
-    for _, module in prunable_layers(model, layer_types):
+    for name, module in prunable_layers(model, layer_types):
         weight = module.weight.detach().reshape(module.weight.shape[0], -1)
+        if weight.device.type != "cpu" or weight.dtype not in (torch.float16, torch.float32, torch.float64):
+            raise ValueError(f"model must hold CPU float16/32/64 weights to be measured (numpy reads them); "
+                             f"{name}.weight is {weight.dtype} on {weight.device}: pass model.cpu().float()")
         with warnings.catch_warnings():  # "sparse CSR support is in beta": true, and beside the point here
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
             sparse = weight.to_sparse_csr()
@@ -637,8 +664,10 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *
     the matmul/conv inputs are saved in 2 bytes instead of 4, while fp32 master weights stay as they are.
     """
     require_type("model", model, nn.Module)
+    _check_examples(x, y)
     require_type("amp", amp, bool)
-    device = next(model.parameters()).device
+    device = _parameter_device(model)
+    dtype = _autocast_dtype(device, amp)
     total = 0
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
@@ -647,7 +676,7 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        with torch.autocast(device.type, dtype=AMP_DTYPES[device.type], enabled=amp):
+        with torch.autocast(device.type, dtype=dtype, enabled=amp):
             loss = F.cross_entropy(model(x.to(device)), y.to(device))
     model.zero_grad(set_to_none=True)
     del loss
@@ -716,10 +745,7 @@ def teacher_loader(teacher: DigitsCNN, x: torch.Tensor, y: torch.Tensor, *, batc
     batch). Saves the teacher's forward pass on every step of a sweep over many students.
     """
     require_type("teacher", teacher, DigitsCNN)
-    require_type("x", x, torch.Tensor)
-    require_type("y", y, torch.Tensor)
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"x and y must be non-empty and of equal length, got {len(x)} and {len(y)}")
+    _check_examples(x, y)
     teacher.eval()
     with torch.no_grad():
         features = teacher.features(x)
@@ -827,13 +853,17 @@ def onnx_predict(session, x: torch.Tensor) -> torch.Tensor:
 
 def onnx_static_quantize(path: str | Path, out: str | Path, calibration: Iterable[torch.Tensor]) -> Path:
     """ONNX Runtime's static int8 quantization (QDQ format, per-channel weights) calibrated on real batches."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     require_type("path", path, (str, Path))
     require_type("out", out, (str, Path))
-    feeds = [{"x": x.numpy()} for x in calibration]
+    require_type("calibration", calibration, Iterable)
+    feeds = []
+    for i, x in enumerate(calibration):
+        require_type(f"calibration[{i}]", x, torch.Tensor)
+        feeds.append({"x": x.numpy()})
     require_non_empty("calibration", feeds)
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:

@@ -375,3 +375,93 @@ def test_digits_cnn_rejects_bad_shapes():
         C.DigitsCNN(hidden=0)
     with pytest.raises(ValueError, match="equal length"):
         C.digits_loader(torch.zeros(3, 1, 8, 8), torch.zeros(2))
+
+
+# ------------------------------------------------------------------------------------------- bad inputs
+def tiny_digits(x_test=None):
+    """Four blank images: enough for a check to look at, too few to train on (nothing here trains)."""
+    x, y = torch.zeros(4, 1, 8, 8), torch.zeros(4, dtype=torch.long)
+    return C.Digits(x, x if x_test is None else x_test, y, y)
+
+
+X, Y = torch.zeros(2, 1, 8, 8), torch.zeros(2, dtype=torch.long)
+UNWRITABLE = "no-such-dir/never-written"  # only a removed check would get as far as writing here
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: C.digits_tensors(seed=-1), ValueError, "seed"),
+        (lambda: C.digits_tensors(seed=0.5), TypeError, "seed"),
+        (lambda: C.DigitsCNN(channels=[4, 8]), TypeError, "channels"),
+        (lambda: C.DigitsCNN(channels=(0, 8)), ValueError, r"channels\[0\]"),
+        (lambda: C.DigitsCNN(channels=(4, 2.5)), TypeError, r"channels\[1\]"),
+        (lambda: C.DigitsCNN(hidden=1.5), TypeError, "hidden"),
+        (lambda: C.count_parameters(None), TypeError, "model"),
+        (lambda: C.fit(nn.ReLU(), C.digits_loader(X, Y), epochs=1), ValueError, r"model \(ReLU\) has no parameters"),
+        (lambda: C.accuracy(lambda x: x, torch.zeros(3, 10), torch.zeros(1, dtype=torch.long)), ValueError, "x and y"),
+        (lambda: C.train_teacher(tuple(tiny_digits())), TypeError, "data"),
+        (lambda: C.train_teacher(tiny_digits(), epochs=0), ValueError, "epochs"),
+        (lambda: C.train_teacher(tiny_digits(), seed=-1), ValueError, "seed"),
+        (lambda: C.state_dict_bytes(None), TypeError, "model"),
+        (lambda: C.prunable_layers(None), TypeError, "model"),
+        (lambda: C.prunable_layers(small_cnn(), [nn.Linear]), TypeError, "layer_types"),
+        (lambda: C.prunable_layers(small_cnn(), ()), ValueError, "layer_types"),
+        (lambda: C.prunable_layers(small_cnn(), (nn.Linear, nn.LSTM)), ValueError, r"layer_types\[1\]"),
+        (lambda: C.prunable_layers(nn.ReLU()), ValueError, r"model \(ReLU\) has no layer"),
+        (lambda: C.sparsity(None), TypeError, "model"),
+        (lambda: C.sparsity(small_cnn(), (nn.LSTM,)), ValueError, r"layer_types\[0\]"),
+        pytest.param(lambda: C.sparsity(nn.Linear(4, 0)), ValueError, r"model \(Linear\) has only empty weights",
+                     marks=pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")),
+        (lambda: C.dense_and_sparse_bytes(None), TypeError, "model"),
+        (lambda: C.dense_and_sparse_bytes(small_cnn(), [nn.Linear]), TypeError, "layer_types"),
+        (lambda: C.dense_and_sparse_bytes(nn.Linear(4, 3).to(torch.bfloat16)), ValueError, "model must hold CPU"),
+        (lambda: C.dense_and_sparse_bytes(nn.Linear(4, 3, device="meta")), ValueError, "model must hold CPU"),
+        (lambda: C.make_pruning_permanent(None), TypeError, "model"),
+        (lambda: C.sparsity_sweep(None, tiny_digits(), [0.5]), TypeError, "model"),
+        (lambda: C.sparsity_sweep(small_cnn(), tuple(tiny_digits()), [0.5]), TypeError, "data"),
+        (lambda: C.sparsity_sweep(small_cnn(), tiny_digits(), 0.5), TypeError, "amounts"),
+        (lambda: C.sparsity_sweep(small_cnn(), tiny_digits(), []), ValueError, "amounts"),
+        (lambda: C.sparsity_sweep(small_cnn(), tiny_digits(), [0.5, 1.0]), ValueError, r"amounts\[1\]"),
+        (lambda: C.sparsity_sweep(small_cnn(), tiny_digits(), [0.5], finetune_epochs=0), ValueError, "finetune_epochs"),
+        # x_test the model cannot read: the seed must be refused before the first amount is pruned and scored
+        (lambda: C.sparsity_sweep(small_cnn(), tiny_digits(torch.zeros(4, 3)), [0.5], seed=-1), ValueError, "seed"),
+        (lambda: C.module_type_counts(None), TypeError, "model"),
+        (lambda: C.uncalibrated_observers(None), TypeError, "prepared"),
+        (lambda: C.quantized_skeleton(nn.Linear(2, 2)), TypeError, "model"),
+        (lambda: C.quantized_skeleton(small_cnn(), backend="tpu"), ValueError, "backend"),
+        (lambda: C.save_quantized(None, UNWRITABLE), TypeError, "model"),
+        (lambda: C.save_quantized(nn.Linear(1, 1), 3), TypeError, "path"),
+        (lambda: C.load_quantized(3, small_cnn()), TypeError, "path"),
+        (lambda: C.load_quantized(UNWRITABLE, nn.Linear(2, 2)), TypeError, "model"),
+        (lambda: C.load_quantized(UNWRITABLE, small_cnn(), backend="tpu"), ValueError, "backend"),
+        (lambda: C.saved_activation_bytes(None, X, Y, amp=False), TypeError, "model"),
+        (lambda: C.saved_activation_bytes(small_cnn(), X.numpy(), Y, amp=False), TypeError, "x"),
+        (lambda: C.saved_activation_bytes(small_cnn(), X, Y[:1], amp=False), ValueError, "x and y"),
+        (lambda: C.saved_activation_bytes(small_cnn(), X, Y, amp="yes"), TypeError, "amp"),
+        (lambda: C.saved_activation_bytes(small_cnn().to("meta"), X, Y, amp=True), ValueError, "amp"),
+        (lambda: C.saved_activation_bytes(nn.ReLU(), X, Y, amp=False), ValueError, r"model \(ReLU\) has no parameters"),
+        (lambda: C.export_onnx(None, X, UNWRITABLE), TypeError, "model"),
+        (lambda: C.export_onnx(small_cnn(), X, UNWRITABLE), ValueError, "model is in training mode"),
+        (lambda: C.export_onnx(small_cnn().eval(), X.numpy(), UNWRITABLE), TypeError, "example"),
+        (lambda: C.export_onnx(small_cnn().eval(), X, 3), TypeError, "path must"),
+        (lambda: C.onnx_static_quantize(3, UNWRITABLE, [X]), TypeError, "path must"),
+        (lambda: C.onnx_static_quantize(UNWRITABLE, 3, [X]), TypeError, "out must"),
+        (lambda: C.onnx_static_quantize(UNWRITABLE, UNWRITABLE, 5), TypeError, "calibration must"),
+        (lambda: C.onnx_static_quantize(UNWRITABLE, UNWRITABLE, [X.numpy()]), TypeError, r"calibration\[0\]"),
+        (lambda: C.onnx_static_quantize(UNWRITABLE, UNWRITABLE, []), ValueError, "calibration"),
+    ],
+)
+def test_bad_inputs_name_the_argument(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+@pytest.mark.parametrize("name, value", [("epochs", 0), ("seed", -1)])
+def test_refused_teacher_training_leaves_the_global_rng_alone(name, value):
+    """train_teacher checks its arguments before it reseeds torch, so a refused call changes no later result."""
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    with pytest.raises(ValueError, match=name):
+        C.train_teacher(tiny_digits(), **{name: value})
+    assert torch.equal(torch.get_rng_state(), state)
