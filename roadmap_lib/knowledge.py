@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from . import benchmark
-from .data import KG_SPLITS, kg_triples, read_triples
+from .data import KG_DATASETS, KG_SPLITS, kg_triples, read_triples
 from .runtime import num_threads, progress, seed_everything
 from .validation import (
     require_choice,
@@ -172,9 +172,10 @@ def isa_groups(kg: KnowledgeGraph, groups: Sequence[str]) -> list[str]:
     Used to colour UMLS concepts by the top of their type hierarchy (event, physical object, ...).
     """
     require_type("kg", kg, KnowledgeGraph)
+    require_type("groups", groups, (list, tuple))  # a bare string would be read as one group per letter
     require_non_empty("groups", groups)
     if "isa" not in kg.relations:
-        raise ValueError(f"{kg.name!r} has no 'isa' relation")
+        raise ValueError(f"kg {kg.name!r} has no 'isa' relation")
     parents: dict[str, set[str]] = {}
     for h, r, t in kg.decode(kg.all_triples()):
         if r == "isa":
@@ -196,6 +197,8 @@ def _check_ids(name: str, ids: Any, upper: int) -> torch.Tensor:
 def check_triples(triples: Any, num_entities: int, num_relations: int, name: str = "triples") -> torch.Tensor:
     """An ``(n, 3)`` long tensor of ``[h, r, t]`` ids, each within the graph's vocabulary."""
     require_type(name, triples, torch.Tensor)
+    num_entities = require_positive_int("num_entities", num_entities)
+    num_relations = require_positive_int("num_relations", num_relations)
     if triples.dim() != 2 or triples.shape[1] != 3:
         raise ValueError(f"{name} must have shape (n, 3) of [head, relation, tail] ids, got {tuple(triples.shape)}")
     _check_ids(f"{name} heads", triples[:, 0], num_entities)
@@ -358,6 +361,10 @@ def random_metrics(num_candidates: torch.Tensor | int) -> dict[str, float]:
     With n candidates the rank is uniform on 1..n: E[1/rank] = H_n / n, P(rank ≤ k) = min(k, n)/n,
     E[rank] = (n + 1)/2, so AMRI is 0 by construction.
     """
+    if not isinstance(num_candidates, torch.Tensor):
+        require_int("num_candidates", num_candidates)
+    elif num_candidates.dtype not in (torch.int64, torch.int32):  # a float count would be truncated silently
+        raise TypeError(f"num_candidates must be an integer tensor, got dtype {num_candidates.dtype}")
     candidates = torch.as_tensor(num_candidates, dtype=torch.long).flatten()
     require_non_empty("num_candidates", candidates)
     if (candidates < 1).any():
@@ -431,6 +438,9 @@ def link_prediction_ranks(
     *raw* setting; passing every known true triple gives the *filtered* one, where ``candidates``
     shrinks by the other true answers. The scorers take id tensors and return ``(batch, entities)``.
     """
+    for name, scorer in (("score_tails", score_tails), ("score_heads", score_heads)):
+        if not callable(scorer):
+            raise TypeError(f"{name} must be callable, got {type(scorer).__name__}")
     triples = check_triples(triples, num_entities, num_relations)
     if known is not None:
         known = check_triples(known, num_entities, num_relations, name="known")
@@ -443,6 +453,11 @@ def link_prediction_ranks(
                 scores, targets = score_tails(batch[:, 0], batch[:, 1]), batch[:, 2]
             else:
                 scores, targets = score_heads(batch[:, 1], batch[:, 2]), batch[:, 0]
+            # A scorer for another graph returns another width: ranks would silently count wrong candidates.
+            require_type(f"score_{side}s' result", scores, torch.Tensor)
+            if scores.shape != (len(batch), num_entities):
+                raise ValueError(f"score_{side}s must return (batch, num_entities) = {(len(batch), num_entities)} "
+                                 f"scores, got {tuple(scores.shape)}")
             if known is None:
                 exclude = None
                 candidates.append(torch.full((len(batch),), num_entities))
@@ -532,6 +547,7 @@ class TrainedTransE:
 
 def validation_mrr(model: TransE, kg: KnowledgeGraph, split: str = "valid") -> float:
     """Filtered MRR on a split: the early-stopping signal."""
+    _check_model_fits(model, kg)
     ranks, candidates = link_prediction_ranks(model.score_tails, model.score_heads, kg.triples(split),
                                               kg.num_entities, kg.num_relations, known=kg.all_triples())
     return rank_metrics(ranks, candidates)["MRR"]
@@ -692,9 +708,9 @@ class GCN(nn.Module):
         """Shapes agree: ``features`` is (nodes, in_features) and ``propagation`` (nodes, nodes)."""
         require_type("features", features, torch.Tensor)
         require_type("propagation", propagation, torch.Tensor)
-        n = features.shape[0]
         if features.dim() != 2 or features.shape[1] != self.first.linear.in_features:
             raise ValueError(f"features must be (nodes, {self.first.linear.in_features}), got {tuple(features.shape)}")
+        n = features.shape[0]
         if propagation.shape != (n, n):
             raise ValueError(f"propagation must be ({n}, {n}) for {n} nodes, got {tuple(propagation.shape)}")
 
@@ -802,6 +818,8 @@ def compare_node_classifiers(graph: nx.Graph, labels: torch.Tensor, labelled: to
     graph = _check_graph(graph)
     n = graph.number_of_nodes()
     labels, labelled = _check_node_labels(labels, labelled, n)
+    hidden = require_positive_int("hidden", hidden)
+    seed = require_int("seed", seed, minimum=0)
     unlabelled = torch.ones(n, dtype=torch.bool)
     unlabelled[labelled] = False
     features, num_classes = torch.eye(n), int(labels.max()) + 1
@@ -1075,6 +1093,52 @@ def _settings(config: TransEConfig) -> dict[str, Any]:
     return settings
 
 
+def _require_keys(name: str, section: Any, keys: Sequence[str]) -> None:
+    """A mapping holding every one of ``keys``, or an error naming ``name`` and what is missing."""
+    require_type(name, section, Mapping)
+    missing = [key for key in keys if key not in section]
+    if missing:
+        raise ValueError(f"{name} is missing {missing}")
+
+
+def _check_seeds(name: str, seeds: Any) -> None:
+    """A non-empty list of seeds (ints >= 0), each error naming ``name``."""
+    require_type(name, seeds, (list, tuple))
+    require_non_empty(name, seeds)
+    for i, seed in enumerate(seeds):
+        require_int(f"{name}[{i}]", seed, minimum=0)
+
+
+def _check_benchmark_config(config: Any) -> None:
+    """The whole benchmark config, checked before the first of many training runs: otherwise a typo in
+    the ablation section surfaces as a ``KeyError`` only after every other run has trained."""
+    require_type("config", config, dict)
+    _require_keys("config", config, ("seeds", "transe", "margin_sweep", "ablation"))
+    _check_seeds("config['seeds']", config["seeds"])
+    require_type("config['transe']", config["transe"], Mapping)
+    require_non_empty("config['transe']", config["transe"])
+    for dataset, settings in config["transe"].items():
+        name = f"config['transe'][{dataset!r}]"
+        require_choice("config['transe'] dataset", dataset, KG_DATASETS)
+        require_type(name, settings, Mapping)
+        if "seed" in settings:
+            raise ValueError(f"{name} must not set 'seed': the benchmark's seed lists do")
+        try:
+            TransEConfig(**settings)
+        except (TypeError, ValueError) as error:  # an unknown or out-of-range hyper-parameter
+            raise type(error)(f"{name}: {error}") from error
+    for section, keys in (("margin_sweep", ("dataset", "margins", "seeds")), ("ablation", ("dataset", "seeds"))):
+        name = f"config[{section!r}]"
+        _require_keys(name, config[section], keys)
+        require_choice(f"{name}['dataset']", config[section]["dataset"], tuple(config["transe"]))
+        _check_seeds(f"{name}['seeds']", config[section]["seeds"])
+    margins = config["margin_sweep"]["margins"]
+    require_type("config['margin_sweep']['margins']", margins, (list, tuple))
+    require_non_empty("config['margin_sweep']['margins']", margins)
+    for i, margin in enumerate(margins):
+        require_positive_float(f"config['margin_sweep']['margins'][{i}]", margin)
+
+
 def run_link_prediction_benchmark(config: dict[str, Any]) -> dict[str, Any]:
     """Train and evaluate TransE for every (dataset, seed), then the margin sweep and the ablation.
 
@@ -1083,7 +1147,7 @@ def run_link_prediction_benchmark(config: dict[str, Any]) -> dict[str, Any]:
     without the unit-norm constraint). Every run records raw and filtered test metrics, the random
     scorer's, the best epoch and its CPU seconds.
     """
-    require_type("config", config, dict)
+    _check_benchmark_config(config)
     graphs: dict[str, KnowledgeGraph] = {}
 
     def run(dataset: str, settings: dict[str, Any], seed: int, **extra: Any) -> dict[str, Any]:
@@ -1107,7 +1171,13 @@ def run_link_prediction_benchmark(config: dict[str, Any]) -> dict[str, Any]:
 
 def summarise_runs(runs: Sequence[Mapping[str, Any]], setting: str = "filtered") -> dict[str, dict[str, tuple[float, float]]]:
     """Mean and standard deviation over seeds of each metric, per dataset: ``{dataset: {metric: (mean, std)}}``."""
+    require_type("runs", runs, (list, tuple))
     require_non_empty("runs", runs)
+    for i, run in enumerate(runs):
+        _require_keys(f"runs[{i}]", run, ("dataset", "metrics"))
+        if setting not in run["metrics"]:
+            raise ValueError(f"setting must be one of runs[{i}]'s metric settings {sorted(run['metrics'])}, "
+                             f"got {setting!r}")
     by_dataset: dict[str, list[dict[str, float]]] = {}
     for run in runs:
         by_dataset.setdefault(run["dataset"], []).append(run["metrics"][setting])

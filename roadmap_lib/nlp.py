@@ -70,9 +70,10 @@ class PretrainConfig:
     max_chars_per_play: int = 0  # 0 = whole plays; a small value makes a seconds-long smoke run
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "n_layer", "n_embd", "n_head", "block_size", "batch_size",
+        for name in ("vocab_size", "n_layer", "n_embd", "n_head", "batch_size",
                      "max_steps", "eval_every", "eval_windows", "threads"):
             require_positive_int(name, getattr(self, name))
+        require_int("block_size", self.block_size, minimum=2)  # a 1-token window has nothing to predict
         require_int("warmup_steps", self.warmup_steps, minimum=0)
         require_int("seed", self.seed, minimum=0)
         require_int("max_chars_per_play", self.max_chars_per_play, minimum=0)
@@ -478,7 +479,11 @@ def mean_loss(model, ids: torch.Tensor, *, block_size: int | None = None, max_wi
     little context: a slightly pessimistic but simple and deterministic estimate.
     """
     require_type("ids", ids, torch.Tensor)
-    block_size = require_positive_int("block_size", block_size or model.config.n_positions)
+    if ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"ids must be an integer (token id) tensor, got dtype {ids.dtype}")
+    # At least 2: a one-token window has nothing to predict. ``None`` (not 0) means the model's context.
+    block_size = require_int("block_size", model.config.n_positions if block_size is None else block_size,
+                             minimum=2)
     batch_size = require_positive_int("batch_size", batch_size)
     if block_size > model.config.n_positions:
         raise ValueError(f"block_size must be <= the model's context {model.config.n_positions}, got {block_size}")
@@ -532,6 +537,8 @@ def unigram_perplexity(train_ids: torch.Tensor, valid_ids: torch.Tensor, vocab_s
 
 def learning_rate(step: int, config: PretrainConfig) -> float:
     """Linear warm-up, then cosine decay to ``learning_rate * min_lr_ratio`` at ``max_steps``."""
+    step = require_int("step", step, minimum=0)  # a negative step would warm up to a negative rate
+    require_type("config", config, PretrainConfig)
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
@@ -554,6 +561,13 @@ def pretrain(config: PretrainConfig, out: str | Path, *, plays: dict[str, str] |
     require_type("config", config, PretrainConfig)
     require_type("out", out, (str, Path))
     out = Path(out)
+    # Checked now, not when the run ends and saves or reports: training takes minutes.
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out must be a directory, but {out} is a file")
+    if plays is not None:
+        require_type("plays", plays, dict)
+    if not callable(report):
+        raise TypeError(f"report must be callable, got {type(report).__name__}")
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     plays = shakespeare_plays() if plays is None else plays

@@ -1,5 +1,7 @@
 """Part I.2: the triple store, TransE, ranking metrics, the GCN, label propagation and grounded QA."""
 
+import copy
+
 import networkx as nx
 import pytest
 import torch
@@ -433,3 +435,145 @@ def test_answer_triple_puts_the_answer_on_the_asked_side():
     head = K.Question("What treats b?", "b", "treats", "head", frozenset({"a"}), ("a", "treats", "b"))
     assert K.answer_triple(tail, "c") == ("a", "treats", "c")
     assert K.answer_triple(head, "c") == ("c", "treats", "b")
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad input: every check fires, names the argument, and fires before any training
+# --------------------------------------------------------------------------------------------------
+ISA = [("a", "isa", "b"), ("b", "isa", "c")]
+QUESTION = K.Question("What does a treat?", "a", "treats", "tail", frozenset({"b"}), ("a", "treats", "b"))
+
+
+def _flat_scores(first: torch.Tensor, _second: torch.Tensor, width: int = 3) -> torch.Tensor:
+    """A scorer for a 3-entity graph (or, with another ``width``, for the wrong graph)."""
+    return torch.zeros(len(first), width)
+
+
+def _ranks(score_tails=_flat_scores, score_heads=_flat_scores, triples=torch.tensor([[0, 0, 1]]), **kwargs):
+    return K.link_prediction_ranks(score_tails, score_heads, triples, 3, 2, **kwargs)
+
+
+def _train_tiny(**overrides):
+    """Three nodes, two classes: every argument valid unless overridden."""
+    arguments = {"model": K.GCN(3, 2, 2), "features": torch.eye(3), "propagation": torch.eye(3),
+                 "labels": torch.tensor([0, 1, 0]), "labelled": torch.tensor([0, 1])}
+    arguments.update(overrides)
+    keywords = {k: arguments.pop(k) for k in ("epochs", "lr", "weight_decay", "seed") if k in arguments}
+    return K.train_node_classifier(*arguments.values(), **keywords)
+
+
+def _compare_tiny(**overrides):
+    arguments = {"graph": nx.path_graph(3), "labels": torch.tensor([0, 1, 0]), "labelled": torch.tensor([0, 1])}
+    arguments.update(overrides)
+    keywords = {k: arguments.pop(k) for k in ("hidden", "seed") if k in arguments}
+    return K.compare_node_classifiers(*arguments.values(), **keywords)
+
+
+def _benchmark_config(**overrides):
+    """The shipped smoke config with some entries replaced (a deep copy: the original stays intact)."""
+    return {**copy.deepcopy(K.BENCHMARKS[0].smoke_config), **overrides}
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: K.load_kg("wordnet"), ValueError, "name must be one of"),
+        (lambda: K.isa_groups("umls", ["event"]), TypeError, "kg must be"),
+        (lambda: K.isa_groups(K.KnowledgeGraph.from_splits("g", {"train": ISA}), "event"), TypeError, "groups must be"),
+        (lambda: K.isa_groups(K.KnowledgeGraph.from_splits("g", {"train": ISA}), []), ValueError, "groups must not"),
+        (lambda: K.isa_groups(K.KnowledgeGraph.from_splits("g", {"train": TRAIN}), ["a"]), ValueError,
+         "kg 'g' has no 'isa' relation"),
+        (lambda: K.check_triples([[0, 0, 1]], 3, 2, "facts"), TypeError, "facts must be Tensor"),
+        (lambda: K.check_triples(torch.tensor([[0, 1]]), 3, 2), ValueError, r"triples must have shape \(n, 3\)"),
+        (lambda: K.check_triples(torch.tensor([[3, 0, 1]]), 3, 2), ValueError, "triples heads holds id 3"),
+        (lambda: K.check_triples(torch.tensor([[0, 2, 1]]), 3, 2), ValueError, "triples relations holds id 2"),
+        (lambda: K.check_triples(torch.tensor([[0.0, 0.0, 1.0]]), 3, 2), TypeError, "triples heads must be an integer"),
+        (lambda: K.check_triples(torch.tensor([[0, 0, 1]]), 0, 2), ValueError, "num_entities must be >= 1"),
+        (lambda: K.check_triples(torch.tensor([[0, 0, 1]]), 3, "2"), TypeError, "num_relations must be an int"),
+        (lambda: K.random_metrics(0), ValueError, "num_candidates must be >= 1"),
+        (lambda: K.random_metrics(torch.tensor([], dtype=torch.long)), ValueError, "num_candidates must not be empty"),
+        (lambda: K.random_metrics(torch.tensor([2.5])), TypeError, "num_candidates must be an integer tensor"),
+        (lambda: K.random_metrics("7"), TypeError, "num_candidates must be an int"),
+        (lambda: _ranks(score_tails=None), TypeError, "score_tails must be callable"),
+        (lambda: _ranks(score_heads="model"), TypeError, "score_heads must be callable"),
+        (lambda: _ranks(triples=torch.tensor([[0, 0, 5]])), ValueError, "triples tails holds id 5"),
+        (lambda: _ranks(known=torch.tensor([[0, 9, 0]])), ValueError, "known relations holds id 9"),
+        (lambda: _ranks(batch_size=0), ValueError, "batch_size must be >= 1"),
+        (lambda: _ranks(score_tails=lambda h, r: _flat_scores(h, r, width=4)), ValueError,
+         r"score_tails must return \(batch, num_entities\) = \(1, 3\)"),
+        (lambda: _ranks(score_heads=lambda r, t: _flat_scores(r, t, width=2)), ValueError, "score_heads must return"),
+        (lambda: _ranks(score_tails=lambda h, r: [[0.0, 0.0, 0.0]]), TypeError, "score_tails' result must be Tensor"),
+        (lambda: K.validation_mrr(K.TransE(5, 2), K.KnowledgeGraph.from_splits("g", {"train": TRAIN}), "train"),
+         ValueError, "model was built for 5 entities"),
+        (lambda: K.validation_mrr(None, K.KnowledgeGraph.from_splits("g", {"train": TRAIN})), TypeError,
+         "model must be"),
+        (lambda: K.validation_mrr(K.TransE(3, 2), "g"), TypeError, "kg must be"),
+        (lambda: K.validation_mrr(K.TransE(3, 2), K.KnowledgeGraph.from_splits("g", {"train": TRAIN})), ValueError,
+         "split must be one of"),
+        (lambda: K.adjacency([(0, 1)]), TypeError, "graph must be Graph"),
+        (lambda: K.adjacency(nx.Graph()), ValueError, "graph has no nodes"),
+        (lambda: K.adjacency(nx.DiGraph([(0, 1)])), ValueError, "graph must be undirected"),
+        (lambda: K.adjacency(nx.Graph([(1, 2)])), ValueError, "graph nodes must be the integers"),
+        (lambda: _train_tiny(model=None), TypeError, "model must be GCN"),
+        (lambda: _train_tiny(features=[[1.0]]), TypeError, "features must be Tensor"),
+        (lambda: _train_tiny(features=torch.tensor(1.0)), ValueError, r"features must be \(nodes, 3\)"),
+        (lambda: _train_tiny(propagation="A"), TypeError, "propagation must be Tensor"),
+        (lambda: _train_tiny(propagation=torch.eye(2)), ValueError, r"propagation must be \(3, 3\)"),
+        (lambda: _train_tiny(labels=torch.tensor([0, 1])), ValueError, "labels must have shape"),
+        (lambda: _train_tiny(labels=torch.tensor([0.0, 1.0, 0.0])), TypeError, "labels must be an integer"),
+        (lambda: _train_tiny(labelled=torch.tensor([], dtype=torch.long)), ValueError, "labelled must not be empty"),
+        (lambda: _train_tiny(labelled=torch.tensor([0, 0])), ValueError, "labelled must be a 1-D tensor of distinct"),
+        (lambda: _train_tiny(labelled=torch.tensor([3])), ValueError, "labelled holds id 3"),
+        (lambda: _train_tiny(epochs=0), ValueError, "epochs must be >= 1"),
+        (lambda: _train_tiny(lr=0.0), ValueError, "lr must be in"),
+        (lambda: _train_tiny(weight_decay=-1.0), ValueError, "weight_decay must be in"),
+        (lambda: _train_tiny(seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: _compare_tiny(graph=nx.DiGraph([(0, 1), (1, 2)])), ValueError, "graph must be undirected"),
+        (lambda: _compare_tiny(labels=torch.tensor([0, 1])), ValueError, "labels must have shape"),
+        (lambda: _compare_tiny(labelled=torch.tensor([5])), ValueError, "labelled holds id 5"),
+        (lambda: _compare_tiny(hidden=0), ValueError, "hidden must be >= 1"),
+        (lambda: _compare_tiny(seed=None), TypeError, "seed must be an int"),
+        (lambda: K.readable(None), TypeError, "name must be str"),
+        (lambda: K.answer_triple(("a", "treats", "b"), "c"), TypeError, "question must be Question"),
+        (lambda: K.answer_triple(QUESTION, 3), TypeError, "answer must be str"),
+        (lambda: K.mentions_answer(None, QUESTION), TypeError, "text must be str"),
+        (lambda: K.mentions_answer("b", "What does a treat?"), TypeError, "question must be Question"),
+        (lambda: K.run_link_prediction_benchmark([]), TypeError, "config must be dict"),
+        (lambda: K.run_link_prediction_benchmark({k: v for k, v in _benchmark_config().items() if k != "ablation"}),
+         ValueError, r"config is missing \['ablation'\]"),
+        (lambda: K.run_link_prediction_benchmark(_benchmark_config(seeds=[])), ValueError,
+         r"config\['seeds'\] must not be empty"),
+        (lambda: K.run_link_prediction_benchmark(_benchmark_config(seeds=[-1])), ValueError,
+         r"config\['seeds'\]\[0\] must be >= 0"),
+        (lambda: K.run_link_prediction_benchmark(_benchmark_config(transe={"wordnet": {}})), ValueError,
+         r"config\['transe'\] dataset must be one of"),
+        (lambda: K.run_link_prediction_benchmark(_benchmark_config(transe={"nations": {"seed": 1}})), ValueError,
+         r"config\['transe'\]\['nations'\] must not set 'seed'"),
+        (lambda: K.run_link_prediction_benchmark(_benchmark_config(transe={"nations": {"dimension": 5}})), TypeError,
+         r"config\['transe'\]\['nations'\]: .*'dimension'"),
+        (lambda: K.run_link_prediction_benchmark(_benchmark_config(transe={"nations": {"margin": 0.0}})), ValueError,
+         r"config\['transe'\]\['nations'\]: margin must be in"),
+        (lambda: K.run_link_prediction_benchmark(_benchmark_config(
+            transe={"umls": {}}, ablation={"dataset": "umls", "seeds": [0]})), ValueError,
+         r"config\['margin_sweep'\]\['dataset'\] must be one of 'umls'"),
+        (lambda: K.run_link_prediction_benchmark(_benchmark_config(
+            margin_sweep={"dataset": "nations", "margins": [0.0], "seeds": [0]})), ValueError,
+         r"config\['margin_sweep'\]\['margins'\]\[0\] must be in"),
+        (lambda: K.run_link_prediction_benchmark(_benchmark_config(ablation={"dataset": "nations"})), ValueError,
+         r"config\['ablation'\] is missing \['seeds'\]"),
+        (lambda: K.summarise_runs([]), ValueError, "runs must not be empty"),
+        (lambda: K.summarise_runs({"dataset": "d", "metrics": {}}), TypeError, "runs must be list"),
+        (lambda: K.summarise_runs(["run"]), TypeError, r"runs\[0\] must be Mapping"),
+        (lambda: K.summarise_runs([{"dataset": "d"}]), ValueError, r"runs\[0\] is missing \['metrics'\]"),
+        (lambda: K.summarise_runs([{"dataset": "d", "metrics": {"raw": {"MRR": 0.5}}}]), ValueError,
+         "setting must be one of"),
+    ],
+)
+def test_bad_inputs_name_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_the_shipped_benchmark_configs_pass_their_check():
+    for config in (K.BENCHMARKS[0].config, K.BENCHMARKS[0].smoke_config):
+        K._check_benchmark_config(config)  # raises on any malformed entry

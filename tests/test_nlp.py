@@ -311,6 +311,29 @@ def test_repeated_ngram_fraction():
         (lambda: nlp.PretrainConfig(n_embd=130, n_head=4), ValueError, "n_embd"),
         (lambda: nlp.PretrainConfig(learning_rate=-1.0), ValueError, "learning_rate"),
         (lambda: nlp.PretrainConfig(batch_size=2.5), TypeError, "batch_size"),
+        (lambda: nlp.PretrainConfig(block_size=1), ValueError, "block_size must be >= 2"),
+        (lambda: nlp.model_dir(3, "pip install it"), TypeError, "path must be"),
+        (lambda: nlp.model_dir("somewhere", None), TypeError, "install_hint must be"),
+        (lambda: nlp.encode_documents("one play", None), TypeError, "texts must be"),
+        (lambda: nlp.encode_documents([], None), ValueError, "texts must not be empty"),
+        (lambda: nlp.encode_documents(["a play", 3], None), TypeError, r"texts\[1\] must be"),
+        (lambda: nlp.new_model({"n_layer": 1}, None), TypeError, "config must be PretrainConfig"),
+        (lambda: nlp.perplexity(None, None, 3), TypeError, "text must be"),
+        (lambda: nlp.perplexity(None, None, ""), ValueError, "text must not be empty"),
+        (lambda: nlp.learning_rate(-1, nlp.PretrainConfig()), ValueError, "step must be >= 0"),
+        (lambda: nlp.learning_rate(1.5, nlp.PretrainConfig()), TypeError, "step must be an int"),
+        (lambda: nlp.learning_rate(0, {"warmup_steps": 1}), TypeError, "config must be PretrainConfig"),
+        (lambda: nlp.pretrain({"n_layer": 1}, "unused"), TypeError, "config must be PretrainConfig"),
+        (lambda: nlp.pretrain(nlp.PretrainConfig(), 3), TypeError, "out must be"),
+        (lambda: nlp.pretrain(nlp.PretrainConfig(max_chars_per_play=100), "unused", plays=["a play"]), TypeError,
+         "plays must be dict"),
+        (lambda: nlp.pretrain(nlp.PretrainConfig(), "unused", plays={"tragedies/hamlet": MARKDOWN}, report=None),
+         TypeError, "report must be callable"),
+        (lambda: nlp.generate_ids(None, None, "HAMLET:", seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: nlp.generate_ids(None, None, "HAMLET:", "sample", num_return_sequences=0), ValueError,
+         "num_return_sequences must be >= 1"),
+        (lambda: nlp.generate_ids(None, None, "HAMLET:", "beam", num_beams=2, num_return_sequences=3), ValueError,
+         "num_return_sequences must be <= num_beams=2"),
         (lambda: nlp.next_token_loss(torch.zeros(2, 5, 7), torch.zeros(2, 4, dtype=torch.long)), ValueError, "logits"),
         (lambda: nlp.random_windows(torch.arange(5), 8, 2, torch.Generator()), ValueError, "block_size"),
         (lambda: nlp.unigram_perplexity(torch.tensor([0, 5]), torch.tensor([0]), 3), ValueError, "train_ids"),
@@ -347,3 +370,30 @@ def test_missing_model_directories_say_what_to_install(tmp_path):
         nlp.load_generator(tmp_path)
     with pytest.raises(MissingDataError, match="pretrain"):
         nlp.read_training_log(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "ids, options, error, match",
+    [
+        ([1, 2, 3], {}, TypeError, "ids must be Tensor"),
+        (torch.zeros(64), {}, TypeError, "ids must be an integer"),
+        (torch.zeros(64, dtype=torch.long), {"block_size": 0}, ValueError, "block_size must be >= 2"),
+        (torch.zeros(64, dtype=torch.long), {"block_size": 1}, ValueError, "block_size must be >= 2"),
+        (torch.zeros(64, dtype=torch.long), {"block_size": 33}, ValueError,
+         "block_size must be <= the model's context 32"),
+        (torch.zeros(64, dtype=torch.long), {"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+        (torch.zeros(64, dtype=torch.long), {"max_windows": 0}, ValueError, "max_windows must be >= 1"),
+        (torch.zeros(10, dtype=torch.long), {}, ValueError, "ids must be a 1-D stream of at least block_size=32"),
+        (torch.zeros(2, 32, dtype=torch.long), {}, ValueError, "ids must be a 1-D stream"),
+    ],
+)
+def test_mean_loss_rejects_bad_windows(tiny_model, ids, options, error, match):
+    with pytest.raises(error, match=match):
+        nlp.mean_loss(tiny_model, ids, **options)
+
+
+def test_pretrain_refuses_an_output_path_that_is_a_file_before_training(tmp_path):
+    taken = tmp_path / "checkpoint"
+    taken.write_text("not a directory")
+    with pytest.raises(ValueError, match="out must be a directory"):
+        nlp.pretrain(nlp.PretrainConfig(), taken, plays={}, report=None)
