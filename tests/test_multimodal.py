@@ -387,3 +387,212 @@ def test_synthetic_sentiment_rejects_bad_input():
         mm.synthetic_sentiment(0)
     with pytest.raises(ValueError, match="lacks columns"):
         mm.sentiment_fusion_table(mm.synthetic_sentiment(10).drop(columns="energy"), mm.synthetic_sentiment(10))
+
+
+# ------------------------------------------------------------------------------------------- bad inputs
+# Tiny stand-ins: enough for a check to look at, nothing here trains (each check fires before any step).
+IMGS = torch.zeros(2, 1, 8, 8)
+PROPS = {"digit": 7, "ink": 1, "width": 0, "parity": 1, "magnitude": 1}
+TINY_VOCAB = mm.Vocab(["a b"])  # 5 specials + 2 words
+
+
+def tiny_paired():
+    return mm.paired_digits(IMGS, [0, 1], mm.PropertyThresholds(np.zeros(10), np.zeros(10)))
+
+
+def tiny_clip():
+    return mm.DualEncoder(len(TINY_VOCAB), dim=4, channels=2)
+
+
+def tiny_vqa_model():
+    return mm.VQAModel("sum (article)", len(mm.question_vocab()), len(mm.ANSWERS), dim=4, channels=2)
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: mm.stroke_features([[0.0]]), TypeError, "images"),
+        (lambda: mm.stroke_features(np.zeros((2, 8, 8))), ValueError, r"images must have shape \(n, 1, 8, 8\)"),
+        (lambda: mm.stroke_features(np.zeros((0, 1, 8, 8))), ValueError, "images must not be empty"),
+        (lambda: mm.PropertyThresholds.fit(IMGS, (0, 1)), TypeError, "labels"),
+        (lambda: mm.PropertyThresholds.fit(IMGS, [0, 1, 2]), ValueError, r"labels must have shape \(2,\)"),
+        (lambda: mm.PropertyThresholds.fit(IMGS, [0, 10]), ValueError, "labels must hold digits"),
+        (lambda: mm.PropertyThresholds.fit(IMGS, [0.0, 1.5]), TypeError, "labels must hold integer digits"),
+        (lambda: mm.PropertyThresholds(list(range(10)), np.zeros(10)), TypeError, "ink"),
+        (lambda: mm.PropertyThresholds(np.zeros(10), np.zeros(9)), ValueError, r"width must hold one threshold per digit"),
+        (lambda: mm.render(3, PROPS, "en"), TypeError, "template"),
+        (lambda: mm.render("{digit}", [7], "en"), TypeError, "props"),
+        (lambda: mm.render("{digit}", {"ink": 1}, "en"), ValueError, r"props lacks slots \['digit'\]"),
+        (lambda: mm.render("{digit}", {"digit": 7, "colour": 1}, "en"), ValueError, r"props has unknown slots \['colour'\]"),
+        (lambda: mm.render("{digit}", {"digit": 12}, "en"), ValueError, r"props\['digit'\] must be <= 9"),
+        (lambda: mm.render("{digit}", {"digit": 7, "ink": 2}, "en"), ValueError, r"props\['ink'\] must be <= 1"),
+        (lambda: mm.render("{digit}", {"digit": 7.0}, "en"), TypeError, r"props\['digit'\]"),
+        (lambda: mm.render("{digit} {width}", {"digit": 7}, "en"), ValueError, r"template uses slots \['width'\]"),
+        (lambda: mm.render("{digit}", PROPS, "fr"), ValueError, "language"),
+        (lambda: mm.tokenize(None), TypeError, "text"),
+        (lambda: mm.paired_digits(IMGS[:, 0], [0, 1], None), ValueError, "images"),
+        (lambda: mm.paired_digits(IMGS, [0], None), ValueError, "labels"),
+        (lambda: mm.paired_digits(IMGS, [0, 1], None), TypeError, "thresholds"),
+        (lambda: mm.PairedDigits(IMGS.numpy(), np.zeros(2, int), [PROPS] * 2, {}), TypeError, "images"),
+        (lambda: mm.PairedDigits(IMGS.double(), np.zeros(2, int), [PROPS] * 2, {}), TypeError, "images must hold float32"),
+        (lambda: mm.PairedDigits(IMGS, np.zeros(3, int), [PROPS] * 2, {}), ValueError, "labels"),
+        (lambda: mm.PairedDigits(IMGS, np.zeros(2, int), [PROPS], {}), ValueError, r"props must hold one entry per image \(2\)"),
+        (lambda: mm.PairedDigits(IMGS, np.zeros(2, int), (PROPS, PROPS), {}), TypeError, "props must be list"),
+        (lambda: mm.PairedDigits(IMGS, np.zeros(2, int), [PROPS] * 2, []), TypeError, "captions must be dict"),
+        (lambda: mm.PairedDigits(IMGS, np.zeros(2, int), [PROPS] * 2, {("en", 0): ["a"]}), ValueError,
+         r"captions\[\('en', 0\)\] must hold one entry per image"),
+    ],
+)
+def test_captions_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: mm.caption_targets(PROPS, TINY_VOCAB), TypeError, "props must be list or tuple"),
+        (lambda: mm.caption_targets([], TINY_VOCAB), ValueError, "props must not be empty"),
+        (lambda: mm.caption_targets([PROPS, {"digit": 7}], TINY_VOCAB), ValueError, r"props\[1\] lacks slots \['ink'"),
+        (lambda: mm.caption_targets([PROPS], None), TypeError, "vocab"),
+        (lambda: mm.train_captioner(None, TINY_VOCAB), TypeError, "data"),
+        (lambda: mm.train_captioner(tiny_paired(), None), TypeError, "vocab"),
+        (lambda: mm.train_captioner(tiny_paired(), TINY_VOCAB, mm.ClipConfig()), TypeError, "config"),
+        (lambda: mm.CaptionConfig(hidden=0), ValueError, "hidden"),
+        (lambda: mm.CaptionConfig(dim=0), ValueError, "dim"),
+        (lambda: mm.CaptionConfig(channels=1), ValueError, "channels must be >= 2"),
+        (lambda: mm.CaptionConfig(batch_size=0), ValueError, "batch_size"),
+        (lambda: mm.CaptionConfig(seed=-1), ValueError, "seed"),
+        (lambda: mm.Captioner(len(TINY_VOCAB), dim=4, channels=2, hidden=4).generate(IMGS.double(), "en"),
+         TypeError, "images must hold float32"),
+        (lambda: mm.Captioner(len(TINY_VOCAB), dim=4, channels=2, hidden=4)(IMGS.double(), torch.zeros(2, 3, dtype=torch.long)),
+         TypeError, "images must hold float32"),
+        (lambda: mm.content_match(None, PROPS, "en"), TypeError, "caption"),
+        (lambda: mm.content_match("a seven", {"digit": 7}, "en"), ValueError, r"props lacks slots \['ink'"),
+        (lambda: mm.content_match("a seven", PROPS, "fr"), ValueError, "language"),
+    ],
+)
+def test_captioning_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: mm.clip_loss(None, torch.zeros(2, 4), 0.1), TypeError, "image_features"),
+        (lambda: mm.clip_loss(torch.zeros(0, 4), torch.zeros(0, 4), 0.1), ValueError, "image_features must not be empty"),
+        (lambda: mm.nt_xent(torch.zeros(2, 4).numpy(), torch.zeros(2, 4)), TypeError, "z1"),
+        (lambda: mm.ClipConfig(batch_size=0), ValueError, "batch_size"),
+        (lambda: mm.ClipConfig(init_temperature=2.0), ValueError, "init_temperature"),
+        (lambda: mm.class_embeddings(None, TINY_VOCAB, [["a"]]), TypeError, "model"),
+        (lambda: mm.class_embeddings(tiny_clip(), None, [["a"]]), TypeError, "vocab"),
+        (lambda: mm.class_embeddings(tiny_clip(), mm.Vocab(["a b c"]), [["a"]]), ValueError,
+         r"vocab must be the model's vocabulary \(7 tokens\), got 8"),
+        (lambda: mm.class_embeddings(tiny_clip(), TINY_VOCAB, "a"), TypeError, "prompts"),
+        (lambda: mm.class_embeddings(tiny_clip(), TINY_VOCAB, ["a"]), TypeError, r"prompts\[0\]"),
+        (lambda: mm.class_embeddings(tiny_clip(), TINY_VOCAB, [["a", 3]]), TypeError, r"prompts\[0\]\[1\]"),
+        (lambda: mm.retrieval_recall(None, TINY_VOCAB, IMGS, ["a", "b"]), TypeError, "model"),
+        (lambda: mm.retrieval_recall(tiny_clip(), mm.question_vocab(), IMGS, ["a", "b"]), ValueError, "vocab"),
+        (lambda: mm.zero_shot_accuracy(tiny_clip(), TINY_VOCAB, IMGS.numpy().astype(np.float64), [0, 1], [["a"]]),
+         TypeError, "images must hold float32"),
+        (lambda: tiny_clip().encode_images(IMGS.long()), TypeError, "images must hold float32"),
+        (lambda: mm.ImageTower(channels=1), ValueError, "channels must be >= 2"),
+        (lambda: mm.ImageTower(dim=0), ValueError, "dim"),
+        (lambda: mm.TextTower(vocab_size=0), ValueError, "vocab_size"),
+        (lambda: mm.TextTower(7, dim=0), ValueError, "dim"),
+        (lambda: mm.ImageTower(regions=1), TypeError, "regions"),
+    ],
+)
+def test_contrastive_and_towers_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: mm.vqa_predict(None, IMGS, mm.vqa_questions([0, 1]), mm.question_vocab()), TypeError, "model"),
+        (lambda: mm.vqa_predict(tiny_vqa_model(), IMGS, None, mm.question_vocab()), TypeError, "vqa"),
+        # the shape check comes first: the same images would otherwise fail the index check below
+        (lambda: mm.vqa_predict(tiny_vqa_model(), IMGS[:1, 0], mm.vqa_questions([0, 1]), mm.question_vocab()),
+         ValueError, r"images must have shape \(n, 1, 8, 8\)"),
+        (lambda: mm.vqa_predict(tiny_vqa_model(), IMGS.double(), mm.vqa_questions([0, 1]), mm.question_vocab()),
+         TypeError, "images must hold float32"),
+        (lambda: mm.vqa_predict(tiny_vqa_model(), IMGS[:1], mm.vqa_questions([0, 1]), mm.question_vocab()),
+         ValueError, r"vqa refers to images 0\.\.1, but images holds 1"),
+        (lambda: mm.vqa_predict(tiny_vqa_model(), IMGS, mm.vqa_questions([0, 1]), None), TypeError, "vocab"),
+        (lambda: mm.vqa_predict(tiny_vqa_model(), IMGS, mm.vqa_questions([0, 1]), TINY_VOCAB), ValueError,
+         "vocab must be the model's vocabulary"),
+        (lambda: mm.train_vqa("gated", IMGS[:1], mm.vqa_questions([0, 1]), mm.question_vocab()), ValueError, "vqa refers"),
+        (lambda: mm.train_vqa("gated", IMGS, mm.vqa_questions([0, 1]), None), TypeError, "vocab"),
+        (lambda: mm.VQAConfig(dim=0), ValueError, "dim"),
+        (lambda: mm.VQAConfig(seed=1.5), TypeError, "seed"),
+        (lambda: tiny_vqa_model()(IMGS.double(), mm.question_vocab().encode(["q", "q"])), TypeError, "images must hold float32"),
+        (lambda: mm.VQASet(np.zeros(2, int), ["q"], np.zeros(1), np.zeros(1), np.zeros(1)), ValueError,
+         r"image_index must hold one entry per question \(1\)"),
+        (lambda: mm.VQASet(np.zeros(1, int), ("q",), np.zeros(1), np.zeros(1), np.zeros(1)), TypeError, "questions"),
+        (lambda: mm.VQASet(np.zeros(1, int), ["q"], [0], np.zeros(1), np.zeros(1)), TypeError, "qtype"),
+        (lambda: mm.SumFusion(0), ValueError, "dim"),
+        (lambda: mm.ConcatFusion(-1), ValueError, "dim"),
+        (lambda: mm.GatedFusion(2.0), TypeError, "dim"),
+        (lambda: mm.CrossAttentionFusion(6), ValueError, r"dim \(6\) must be divisible by heads \(4\)"),
+        (lambda: mm.CrossAttentionFusion(8, heads=0), ValueError, "heads"),
+        (lambda: mm.CrossAttentionFusion(8, regions=0), ValueError, "regions"),
+        (lambda: mm.VQAModel("cross-attention", 7, 12, dim=6), ValueError, r"dim \(6\)"),
+        (lambda: mm.flop_breakdown(None, IMGS), TypeError, "model"),
+        (lambda: mm.flop_breakdown(torch.nn.Linear(2, 2)), ValueError, "inputs"),
+    ],
+)
+def test_fusion_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: mm.augment(IMGS.numpy(), torch.Generator()), TypeError, "images"),
+        (lambda: mm.augment(IMGS[:, 0], torch.Generator()), ValueError, "images"),
+        (lambda: mm.augment(IMGS.double(), torch.Generator()), TypeError, "images must hold float32"),
+        (lambda: mm.augment(IMGS, 0), TypeError, "generator"),
+        # images are checked before config, not only later inside augment
+        (lambda: mm.simclr_pretrain(IMGS.numpy().astype(np.float64), None), TypeError, "images must hold float32"),
+        (lambda: mm.simclr_pretrain(IMGS, None), TypeError, "config"),
+        (lambda: mm.SSLConfig(temperature=0.0), ValueError, "temperature"),
+        (lambda: mm.SSLConfig(steps=0), ValueError, "steps"),
+        (lambda: mm.SSLConfig(lr=0.0), ValueError, "lr"),
+        (lambda: mm.tower_features(None, IMGS), TypeError, "tower"),
+        (lambda: mm.tower_features(mm.ImageTower(4, 2), IMGS[0]), ValueError, "images"),
+        (lambda: mm.train_supervised(IMGS[:, 0], [0, 1]), ValueError, "images"),
+        (lambda: mm.train_supervised(IMGS.double(), [0, 1], None), TypeError, "images must hold float32"),
+        (lambda: mm.train_supervised(IMGS, [0]), ValueError, "labels"),
+        (lambda: mm.train_supervised(IMGS, [0, 1], None), TypeError, "config"),
+        # steps is checked before init is looked at, so before any model is built
+        (lambda: mm.train_supervised(IMGS, [0, 1], steps=0, init=torch.nn.Linear(2, 2)), ValueError, "steps"),
+        (lambda: mm.train_supervised(IMGS, [0, 1], augmented=1), TypeError, "augmented"),
+        (lambda: mm.train_supervised(IMGS, [0, 1], init=torch.nn.Linear(2, 2)), TypeError, "init"),
+        (lambda: mm.train_supervised(IMGS, [0, 1], mm.SSLConfig(dim=4, channels=2), steps=1, init=mm.ImageTower(8, 2)),
+         ValueError, "init must output config.dim=4 features, got 8"),
+    ],
+)
+def test_selfsup_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: mm.distil_dual_encoder(None, tiny_paired(), TINY_VOCAB, mm.ClipConfig()), TypeError, "teacher"),
+        (lambda: mm.distil_dual_encoder(tiny_clip(), None, TINY_VOCAB, mm.ClipConfig()), TypeError, "data"),
+        (lambda: mm.distil_dual_encoder(tiny_clip(), tiny_paired(), None, mm.ClipConfig()), TypeError, "vocab"),
+        (lambda: mm.distil_dual_encoder(tiny_clip(), tiny_paired(), mm.Vocab(["a b c"]), mm.ClipConfig(steps=1)),
+         ValueError, "vocab must be the model's vocabulary"),
+        (lambda: mm.distil_dual_encoder(tiny_clip(), tiny_paired(), TINY_VOCAB, mm.SSLConfig()), TypeError, "config"),
+        (lambda: mm.int8_weights(None), TypeError, "model"),
+    ],
+)
+def test_compress_rejects_bad_input(call, error, name):
+    with pytest.raises(error, match=name):
+        call()

@@ -21,11 +21,12 @@ from .captions import (
     WORDS,
     PairedDigits,
     Vocab,
-    check_images,
+    check_model_images,
+    check_props,
     render,
     tokenize,
 )
-from .towers import ImageTower, train_steps
+from .towers import ImageTower, check_config, train_steps
 
 
 def caption_vocab() -> Vocab:
@@ -52,7 +53,7 @@ class Captioner(nn.Module):
 
     def forward(self, images: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         """Next-token logits ``(b, length, vocab)`` under teacher forcing."""
-        check_images("images", images)
+        check_model_images("images", images)
         image_vec = self.image(images)[1]
         output, _ = self.gru(self._inputs(inputs, image_vec), self._start(image_vec))
         return self.out(output)
@@ -67,7 +68,7 @@ class Captioner(nn.Module):
     @torch.no_grad()
     def generate(self, images: torch.Tensor, language: str, max_len: int = 16) -> torch.Tensor:
         """Greedy decoding: ids ``(b, max_len)``, each row ending at its first ``<eos>``."""
-        check_images("images", images)
+        check_model_images("images", images)
         require_choice("language", language, LANGUAGES)
         max_len = require_positive_int("max_len", max_len)
         image_vec = self.image(images)[1]
@@ -83,7 +84,11 @@ class Captioner(nn.Module):
 
 def caption_targets(props: Sequence[dict[str, int]], vocab: Vocab) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Decoder inputs (``<lang>`` + caption) and targets (caption + ``<eos>``) per language."""
+    require_type("props", props, (list, tuple))
     require_non_empty("props", props)
+    for i, p in enumerate(props):
+        check_props(f"props[{i}]", p, CONTENT_SLOTS)  # the caption template names every slot
+    require_type("vocab", vocab, Vocab)
     out = {}
     for lang in LANGUAGES:
         ids = vocab.encode([render(CAPTION_TEMPLATE[lang], p, lang) for p in props])
@@ -104,6 +109,10 @@ class CaptionConfig:
     batch_size: int = 128
     lr: float = 3e-3
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_config(self)
+        require_positive_int("hidden", self.hidden)
 
 
 def train_captioner(data: PairedDigits, vocab: Vocab, config: CaptionConfig = CaptionConfig()) -> tuple[Captioner, list[float]]:
@@ -133,7 +142,7 @@ def content_match(caption: str, props: dict[str, int], language: str) -> dict[st
     whether the digit, its parity, magnitude, ink and width were all said correctly.
     """
     require_type("caption", caption, str)
-    require_type("props", props, dict)
+    check_props("props", props, CONTENT_SLOTS)
     require_choice("language", language, LANGUAGES)
     if language == "en":
         present = set(tokenize(caption))

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..validation import require_choice, require_non_empty, require_positive_int, require_type
+from ..validation import require_choice, require_int, require_non_empty, require_positive_int, require_type
 
 
 LANGUAGES = ("en", "zh")
@@ -88,14 +89,39 @@ def check_images(name: str, images) -> None:
     require_non_empty(name, images)
 
 
+def check_model_images(name: str, images) -> None:
+    """:func:`check_images` for images a tower will read: they must also be float32 like its weights
+    (float64 or integer pixels otherwise fail inside the first convolution with PyTorch's message)."""
+    check_images(name, images)
+    float32 = images.dtype == (torch.float32 if isinstance(images, torch.Tensor) else np.float32)
+    if not float32:
+        raise TypeError(f"{name} must hold float32 pixels, got {images.dtype}")
+
+
 def check_labels(name: str, labels, n: int) -> np.ndarray:
     require_type(name, labels, (np.ndarray, torch.Tensor, list))
     labels = np.asarray(labels)
     if labels.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},) to match the images, got {labels.shape}")
+    if labels.size and labels.dtype.kind not in "iu":  # float labels would be truncated silently
+        raise TypeError(f"{name} must hold integer digits, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise ValueError(f"{name} must hold digits 0..9, got values in [{labels.min()}, {labels.max()}]")
     return labels.astype(np.int64)
+
+
+def check_props(name: str, props, slots: Sequence[str] = ("digit",)) -> None:
+    """Properties as :meth:`PropertyThresholds.properties` writes them: known slots only, the ``slots``
+    the caller reads present, ``digit`` in 0..9 and every other slot 0 or 1 (an index into :data:`WORDS`)."""
+    require_type(name, props, dict)
+    unknown = sorted(set(props) - set(CONTENT_SLOTS), key=str)
+    if unknown:
+        raise ValueError(f"{name} has unknown slots {unknown}; known: {', '.join(CONTENT_SLOTS)}")
+    missing = [slot for slot in slots if slot not in props]
+    if missing:
+        raise ValueError(f"{name} lacks slots {missing}")
+    for slot, value in props.items():
+        require_int(f"{name}[{slot!r}]", value, minimum=0, maximum=9 if slot == "digit" else 1)
 
 
 def stroke_features(images) -> np.ndarray:
@@ -120,6 +146,12 @@ class PropertyThresholds:
 
     ink: np.ndarray  # (10,)
     width: np.ndarray  # (10,)
+
+    def __post_init__(self) -> None:
+        for name in ("ink", "width"):  # :meth:`properties` indexes both by digit
+            require_type(name, getattr(self, name), np.ndarray)
+            if getattr(self, name).shape != (10,):
+                raise ValueError(f"{name} must hold one threshold per digit, shape (10,), got {getattr(self, name).shape}")
 
     @classmethod
     def fit(cls, images, labels) -> "PropertyThresholds":
@@ -148,8 +180,11 @@ class PropertyThresholds:
 def render(template: str, props: dict[str, int], language: str) -> str:
     """Fill a caption template with the words for ``props`` in ``language``."""
     require_type("template", template, str)
-    require_type("props", props, dict)
+    check_props("props", props)
     require_choice("language", language, LANGUAGES)
+    fields = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    if not fields <= set(props):
+        raise ValueError(f"template uses slots {sorted(fields - set(props))} that props does not give")
     words = {slot: WORDS[language][slot][value] for slot, value in props.items() if slot != "digit"}
     words["digit"] = DIGIT_WORDS[language][props["digit"]]
     return template.format(**words)
@@ -230,6 +265,17 @@ class PairedDigits:
     labels: np.ndarray  # (n,)
     props: list[dict[str, int]]
     captions: dict[tuple[str, int], list[str]]  # (language, train template index) -> n captions
+
+    def __post_init__(self) -> None:
+        """Training indexes every field by the same random rows, so they must line up with ``images``."""
+        require_type("images", self.images, torch.Tensor)
+        check_model_images("images", self.images)
+        check_labels("labels", self.labels, len(self.images))
+        require_type("props", self.props, list)
+        require_type("captions", self.captions, dict)
+        for name, rows in (("props", self.props), *((f"captions[{k!r}]", v) for k, v in self.captions.items())):
+            if len(rows) != len(self.images):
+                raise ValueError(f"{name} must hold one entry per image ({len(self.images)}), got {len(rows)}")
 
     def caption_tokens(self, vocab: Vocab, max_len: int = 16) -> torch.Tensor:
         """``(n, k, max_len)``: the k training captions of each image as ids."""

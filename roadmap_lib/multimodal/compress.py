@@ -12,7 +12,7 @@ from ..compression import state_dict_bytes  # re-exported: Chapter II measures i
 from ..validation import require_type
 from .captions import PairedDigits, Vocab
 from .contrastive import ClipConfig, DualEncoder
-from .towers import train_steps
+from .towers import check_vocab, train_steps
 
 
 def distil_dual_encoder(teacher: DualEncoder, data: PairedDigits, vocab: Vocab, config: ClipConfig) -> tuple[DualEncoder, list[float]]:
@@ -21,6 +21,7 @@ def distil_dual_encoder(teacher: DualEncoder, data: PairedDigits, vocab: Vocab, 
     the contrastive logits). The student's temperature is tied to the teacher's."""
     require_type("teacher", teacher, DualEncoder)
     require_type("data", data, PairedDigits)
+    check_vocab(teacher, vocab)
     require_type("config", config, ClipConfig)
     torch.manual_seed(config.seed)
     student = DualEncoder(len(vocab), config.dim, config.channels, teacher.temperature.item())
@@ -49,10 +50,10 @@ def int8_weights(model: nn.Module) -> nn.Module:
     """A copy of ``model`` whose ``nn.Linear`` weights are stored as int8 with one scale per output
     channel (torchao's weight-only int8, the maintained successor of ``torch.ao`` quantization).
     Convolutions and embeddings stay float32."""
+    require_type("model", model, nn.Module)
     # imported here: torchao logs start-up noise that only chapters using it should see
     from torchao.quantization import Int8WeightOnlyConfig, quantize_
 
-    require_type("model", model, nn.Module)
     quantized = copy.deepcopy(model).eval()
     quantize_(quantized, Int8WeightOnlyConfig())
     return quantized

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..validation import require_float, require_int, require_non_empty, require_positive_float, require_type
-from .captions import PairedDigits, Vocab, check_images, check_labels
-from .towers import ImageTower, TextTower, train_steps
+from .captions import PairedDigits, Vocab, check_images, check_labels, check_model_images
+from .towers import ImageTower, TextTower, check_config, check_vocab, train_steps
 
 
 def check_pair(first: str, a, second: str, b) -> None:
@@ -67,7 +67,7 @@ class DualEncoder(nn.Module):
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         """Unit vectors ``(b, dim)``."""
-        check_images("images", images)
+        check_model_images("images", images)
         return F.normalize(self.image_proj(self.image(images)[1]), dim=-1)
 
     def encode_texts(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -92,6 +92,10 @@ class ClipConfig:
     lr: float = 3e-3
     init_temperature: float = 0.07
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_config(self)
+        require_float("init_temperature", self.init_temperature, low=0.0, high=1.0, low_inclusive=False)
 
 
 def train_dual_encoder(data: PairedDigits, vocab: Vocab, config: ClipConfig = ClipConfig(),
@@ -130,12 +134,16 @@ def train_dual_encoder(data: PairedDigits, vocab: Vocab, config: ClipConfig = Cl
 @torch.no_grad()
 def class_embeddings(model: DualEncoder, vocab: Vocab, prompts: Sequence[Sequence[str]]) -> torch.Tensor:
     """One unit vector per class: the normalised mean of its prompts' embeddings (prompt ensembling)."""
+    require_type("model", model, DualEncoder)
+    check_vocab(model, vocab)
     require_type("prompts", prompts, (list, tuple))
     require_non_empty("prompts", prompts)
     rows = []
     for i, group in enumerate(prompts):
         require_type(f"prompts[{i}]", group, (list, tuple))
         require_non_empty(f"prompts[{i}]", group)
+        for j, prompt in enumerate(group):
+            require_type(f"prompts[{i}][{j}]", prompt, str)
         rows.append(model.encode_texts(vocab.encode(list(group))).mean(0))
     return F.normalize(torch.stack(rows), dim=-1)
 
@@ -143,7 +151,7 @@ def class_embeddings(model: DualEncoder, vocab: Vocab, prompts: Sequence[Sequenc
 @torch.no_grad()
 def zero_shot_accuracy(model: DualEncoder, vocab: Vocab, images, labels, prompts) -> float:
     """Classify each image as the class whose prompt embedding is most similar; return accuracy."""
-    check_images("images", images)
+    check_model_images("images", images)
     labels = check_labels("labels", labels, len(images))
     classes = class_embeddings(model, vocab, prompts)
     if len(classes) != 10:
@@ -184,6 +192,8 @@ def retrieval_recall(model: DualEncoder, vocab: Vocab, images, captions: Sequenc
     The ``chance`` entries are what random ranking gets at k = 1; the ``distinct top-1 share`` is the
     share of distinct images among the captions' first results (low: a few hub images win everywhere).
     """
+    require_type("model", model, DualEncoder)
+    check_vocab(model, vocab)
     check_images("images", images)
     require_type("captions", captions, (list, tuple))
     require_non_empty("captions", captions)

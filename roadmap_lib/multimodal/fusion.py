@@ -13,8 +13,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..validation import require_choice, require_int, require_non_empty, require_positive_int, require_type
-from .captions import DIGIT_WORDS, LANGUAGES, Vocab, check_images, check_labels
-from .towers import ImageTower, TextTower, train_steps
+from .captions import DIGIT_WORDS, LANGUAGES, Vocab, check_labels, check_model_images
+from .towers import ImageTower, TextTower, check_config, check_vocab, train_steps
 
 
 class SumFusion(nn.Module):
@@ -22,6 +22,7 @@ class SumFusion(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
+        dim = require_positive_int("dim", dim)
         self.text_fc, self.visual_fc = nn.Linear(dim, dim), nn.Linear(dim, dim)
 
     def forward(self, text, mask, text_vec, regions, image_vec):
@@ -34,7 +35,7 @@ class ConcatFusion(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.fc = nn.Linear(2 * dim, dim)
+        self.fc = nn.Linear(2 * dim, require_positive_int("dim", dim))
 
     def forward(self, text, mask, text_vec, regions, image_vec):
         return F.relu(self.fc(torch.cat([text_vec, image_vec], dim=-1)))
@@ -46,6 +47,7 @@ class GatedFusion(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
+        dim = require_positive_int("dim", dim)
         self.text_fc, self.visual_fc = nn.Linear(dim, dim), nn.Linear(dim, dim)
         self.gate = nn.Linear(2 * dim, dim)
 
@@ -62,9 +64,12 @@ class CrossAttentionFusion(nn.Module):
 
     def __init__(self, dim: int, heads: int = 4, regions: int = 16) -> None:
         super().__init__()
+        dim, heads = require_positive_int("dim", dim), require_positive_int("heads", heads)
+        if dim % heads:  # else nn.MultiheadAttention fails with a bare AssertionError
+            raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
         self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.norm = nn.LayerNorm(dim)
-        self.out = nn.Linear(regions * dim, dim)
+        self.out = nn.Linear(require_positive_int("regions", regions) * dim, dim)
 
     def forward(self, text, mask, text_vec, regions, image_vec):
         attended, _ = self.attention(regions, text, text, key_padding_mask=~mask, need_weights=False)
@@ -87,7 +92,7 @@ class VQAModel(nn.Module):
         self.head = nn.Linear(dim, require_positive_int("n_answers", n_answers))
 
     def forward(self, images: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        check_images("images", images)
+        check_model_images("images", images)
         require_type("tokens", tokens, torch.Tensor)
         if tokens.dim() != 2 or len(tokens) != len(images):
             raise ValueError(f"tokens must be (batch, length) with batch {len(images)} like images, "
@@ -122,8 +127,27 @@ class VQASet:
     language: np.ndarray  # index into LANGUAGES
     answers: np.ndarray  # index into ANSWERS
 
+    def __post_init__(self) -> None:
+        """Batches pick the same rows from every field, so the fields must have one entry per question."""
+        require_type("questions", self.questions, list)
+        for name in ("image_index", "qtype", "language", "answers"):
+            require_type(name, getattr(self, name), np.ndarray)
+            if len(getattr(self, name)) != len(self.questions):
+                raise ValueError(f"{name} must hold one entry per question ({len(self.questions)}), "
+                                 f"got {len(getattr(self, name))}")
+
     def __len__(self) -> int:
         return len(self.questions)
+
+
+def check_vqa_images(vqa: VQASet, images) -> None:
+    """``images`` must be float32 digits and hold every image ``vqa``'s rows refer to (else an
+    ``IndexError`` inside the batch lookup)."""
+    require_type("vqa", vqa, VQASet)
+    check_model_images("images", images)
+    if len(vqa) and not 0 <= int(vqa.image_index.min()) <= int(vqa.image_index.max()) < len(images):
+        raise ValueError(f"vqa refers to images {vqa.image_index.min()}..{vqa.image_index.max()}, "
+                         f"but images holds {len(images)}")
 
 
 def vqa_questions(labels, seed: int = 0) -> VQASet:
@@ -161,13 +185,16 @@ class VQAConfig:
     lr: float = 3e-3
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        check_config(self)
+
 
 def train_vqa(fusion: str, images, vqa: VQASet, vocab: Vocab, config: VQAConfig = VQAConfig()) -> tuple[VQAModel, list[float]]:
     """Train one :class:`VQAModel` with cross-entropy on random question batches; same seed, data and
     steps for every fusion, so differences come from the fusion operator alone."""
     require_choice("fusion", fusion, FUSIONS)
-    check_images("images", images)
-    require_type("vqa", vqa, VQASet)
+    check_vqa_images(vqa, images)
+    require_type("vocab", vocab, Vocab)
     require_type("config", config, VQAConfig)
     torch.manual_seed(config.seed)
     model = VQAModel(fusion, len(vocab), len(ANSWERS), config.dim, config.channels)
@@ -188,8 +215,8 @@ def train_vqa(fusion: str, images, vqa: VQASet, vocab: Vocab, config: VQAConfig 
 def vqa_predict(model: VQAModel, images, vqa: VQASet, vocab: Vocab) -> np.ndarray:
     """Predicted answer ids for every row of ``vqa``."""
     require_type("model", model, VQAModel)
-    check_images("images", images)
-    require_type("vqa", vqa, VQASet)
+    check_vqa_images(vqa, images)
+    check_vocab(model, vocab)
     images = torch.as_tensor(images)
     return model(images[torch.as_tensor(vqa.image_index)], vocab.encode(vqa.questions)).argmax(1).numpy()
 

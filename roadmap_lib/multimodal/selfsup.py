@@ -16,9 +16,9 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from ..validation import require_int, require_positive_float, require_positive_int, require_type
-from .captions import check_images, check_labels
+from .captions import check_labels, check_model_images
 from .contrastive import check_pair
-from .towers import ImageTower, train_steps
+from .towers import ImageTower, check_config, train_steps
 
 
 def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -26,7 +26,8 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     shift up to one pixel), ink scaled by 0.7–1.3, 10% of pixels dropped, a little noise. Strong enough
     that two views differ, weak enough that a digit stays itself (SimCLR's crops and colour jitter,
     shrunk to 8×8)."""
-    check_images("images", images)
+    require_type("images", images, torch.Tensor)  # the warp is PyTorch's; it takes no NumPy arrays
+    check_model_images("images", images)
     require_type("generator", generator, torch.Generator)
     n = len(images)
     angle = math.radians(15) * (2 * torch.rand(n, generator=generator) - 1)
@@ -67,11 +68,15 @@ class SSLConfig:
     temperature: float = 0.5
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        check_config(self)
+        require_positive_float("temperature", self.temperature)
+
 
 def simclr_pretrain(images, config: SSLConfig = SSLConfig()) -> tuple[ImageTower, list[float]]:
     """Pre-train an :class:`ImageTower` without labels: two augmented views per image, a small MLP
     projection head (thrown away afterwards, as in SimCLR), NT-Xent loss."""
-    check_images("images", images)
+    check_model_images("images", images)
     require_type("config", config, SSLConfig)
     torch.manual_seed(config.seed)
     tower = ImageTower(config.dim, config.channels)
@@ -93,7 +98,7 @@ def simclr_pretrain(images, config: SSLConfig = SSLConfig()) -> tuple[ImageTower
 def tower_features(tower: ImageTower, images) -> np.ndarray:
     """Frozen pooled features ``(n, dim)`` as NumPy, for a scikit-learn linear probe."""
     require_type("tower", tower, ImageTower)
-    check_images("images", images)
+    check_model_images("images", images)
     tower.eval()
     return tower(torch.as_tensor(images))[1].numpy()
 
@@ -127,12 +132,16 @@ def train_supervised(images, labels, config: SSLConfig = SSLConfig(), steps: int
     """An :class:`ImageTower` plus a linear layer trained on the labelled images only, by default with
     the SSL augmentations. From scratch (``init=None``) it is the baseline self-supervision has to beat;
     from a pre-trained tower (a copy of ``init``) it is SSL followed by fine-tuning."""
-    check_images("images", images)
+    check_model_images("images", images)
     labels = torch.as_tensor(check_labels("labels", labels, len(images)))
-    torch.manual_seed(config.seed)
+    require_type("config", config, SSLConfig)
+    steps = require_positive_int("steps", steps)
     require_type("augmented", augmented, bool)
     if init is not None:
         require_type("init", init, ImageTower)
+        if init.pool.out_features != config.dim:  # the linear head is built for config.dim features
+            raise ValueError(f"init must output config.dim={config.dim} features, got {init.pool.out_features}")
+    torch.manual_seed(config.seed)
     tower = copy.deepcopy(init) if init is not None else ImageTower(config.dim, config.channels)
     model = nn.Sequential()
     model.tower, model.head = tower, nn.Linear(config.dim, 10)
@@ -142,5 +151,5 @@ def train_supervised(images, labels, config: SSLConfig = SSLConfig(), steps: int
     def step_loss(_: int) -> torch.Tensor:
         return F.cross_entropy(model.head(tower(augment(images, gen) if augmented else images)[1]), labels)
 
-    train_steps(model, step_loss, require_positive_int("steps", steps), config.lr, "from scratch")
+    train_steps(model, step_loss, steps, config.lr, "from scratch")
     return model

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from ..runtime import progress
-from ..validation import require_positive_float, require_positive_int, require_type
-from .captions import PAD
+from ..validation import require_int, require_positive_float, require_positive_int, require_type
+from .captions import PAD, Vocab
 
 
 class ImageTower(nn.Module):
@@ -23,7 +23,8 @@ class ImageTower(nn.Module):
 
     def __init__(self, dim: int = 64, channels: int = 32, regions: bool = False) -> None:
         super().__init__()
-        dim, channels = require_positive_int("dim", dim), require_positive_int("channels", channels)
+        dim = require_positive_int("dim", dim)
+        channels = require_int("channels", channels, minimum=2)  # the first convolution has channels // 2
         require_type("regions", regions, bool)
         self.conv = nn.Sequential(
             nn.Conv2d(1, channels // 2, 3, padding=1), nn.ReLU(),
@@ -57,13 +58,33 @@ class TextTower(nn.Module):
         return vectors, mask, pooled
 
 
+def check_vocab(model: nn.Module, vocab) -> None:
+    """``vocab`` must be the one ``model``'s text tower was built for: a larger one yields ids past its
+    embedding table (an ``IndexError`` inside PyTorch), a smaller one means other words."""
+    require_type("vocab", vocab, Vocab)
+    size = model.text.embedding.num_embeddings
+    if len(vocab) != size:
+        raise ValueError(f"vocab must be the model's vocabulary ({size} tokens), got {len(vocab)} tokens")
+
+
+def check_config(config) -> None:
+    """The fields every Part II ``*Config`` shares, checked when the config is made, so a bad value fails
+    at the door rather than inside a tower or after the first training steps."""
+    require_positive_int("dim", config.dim)
+    require_int("channels", config.channels, minimum=2)
+    for name in ("steps", "batch_size"):
+        require_positive_int(name, getattr(config, name))
+    require_positive_float("lr", config.lr)
+    require_int("seed", config.seed, minimum=0)
+
+
 def train_steps(model: nn.Module, step_loss: Callable[[int], torch.Tensor], steps: int, lr: float,
                 desc: str, on_step: Callable[[int], None] | None = None) -> list[float]:
     """The training loop every model here shares: AdamW, a loss per step, the losses returned.
 
     ``step_loss(step)`` draws its own batch and returns a scalar loss; ``on_step(step)`` runs after each
-    update (the dual encoder records its temperature there). Every ``*Config``'s steps and learning rate
-    are checked here, once for all models.
+    update (the dual encoder records its temperature there). ``steps`` and ``lr`` are checked here too,
+    for callers that pass them without a ``*Config``.
     """
     require_type("model", model, nn.Module)
     if not callable(step_loss):
