@@ -220,12 +220,16 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             self._train(x, target, weight, extra=None)
         return self
 
-    def _fit_inputs(self, X, y, sample_weight):
+    def _check_params(self) -> None:
+        """The hyper-parameter checks, on their own so a study can run them before loading any data."""
         require_positive_int("epochs", self.epochs)
         require_positive_int("batch_size", self.batch_size)
         require_positive_float("lr", self.lr)
         require_float("weight_decay", self.weight_decay, low=0.0)
         require_int("seed", self.seed, minimum=0)
+
+    def _fit_inputs(self, X, y, sample_weight):
+        self._check_params()
         x = _as_float_matrix("X", X)
         target = check_binary("y", y)
         if len(target) != len(x):
@@ -365,15 +369,16 @@ class AdversarialDebiasingClassifier(TorchMLPClassifier):
 # --------------------------------------------------------------------------------------------------
 # 5.1.1 Feature importance: gradients, gradient × input, integrated gradients, permutation
 # --------------------------------------------------------------------------------------------------
-def _check_model_input(model: nn.Module, inputs: torch.Tensor) -> None:
+def _check_model_input(model: nn.Module, inputs: torch.Tensor, name: str = "inputs") -> None:
+    """``name`` is the caller's word for the batch (``images`` for saliency maps), so errors use it."""
     require_type("model", model, nn.Module)
-    require_type("inputs", inputs, torch.Tensor)
+    require_type(name, inputs, torch.Tensor)
     if not inputs.is_floating_point():
-        raise TypeError(f"inputs must be a floating-point tensor, got {inputs.dtype}")
+        raise TypeError(f"{name} must be a floating-point tensor, got {inputs.dtype}")
     if inputs.dim() < 2 or inputs.shape[0] == 0:
-        raise ValueError(f"inputs must be a non-empty batch (rows first), got shape {tuple(inputs.shape)}")
+        raise ValueError(f"{name} must be a non-empty batch (rows first), got shape {tuple(inputs.shape)}")
     if not torch.isfinite(inputs).all():
-        raise ValueError("inputs contains NaN or infinite values")
+        raise ValueError(f"{name} contains NaN or infinite values")
 
 
 def _select_output(output: torch.Tensor, target: int | torch.Tensor | None) -> torch.Tensor:
@@ -390,6 +395,9 @@ def _select_output(output: torch.Tensor, target: int | torch.Tensor | None) -> t
     require_type("target", target, (int, torch.Tensor))
     if target.shape != output.shape[:1]:
         raise ValueError(f"target must hold one class index per row ({output.shape[0]}), got shape {tuple(target.shape)}")
+    if ((target < 0) | (target >= output.shape[1])).any():
+        raise ValueError(f"target must hold class indices in [0, {output.shape[1] - 1}], "
+                         f"got values from {target.min().item()} to {target.max().item()}")
     return output.gather(1, target.long().view(-1, 1).to(output.device)).squeeze(1)
 
 
@@ -471,6 +479,11 @@ def permutation_importance(estimator, X, y, *, n_repeats: int = 5, seed: int = 0
     seed = require_int("seed", seed, minimum=0)
     if not hasattr(estimator, "score"):
         raise TypeError("estimator must have a score(X, y) method (a fitted scikit-learn estimator)")
+    require_type("X", X, (np.ndarray, pd.DataFrame))  # columns are shuffled by position, on a copy
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (rows × features), got shape {X.shape}")
+    if np.ndim(y) == 0:
+        raise TypeError(f"y must hold one label per row of X, got {type(y).__name__}")
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
     require_non_empty("X", X)
@@ -616,7 +629,20 @@ def plot_attention(weights: torch.Tensor, tokens: Sequence[str], ax=None, title:
 
 
 def saliency_maps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """|∂ logit of the true class / ∂ pixel| (Simonyan et al. 2014), one map per image, ``(n, H, W)``."""
+    """|∂ logit of the true class / ∂ pixel| (Simonyan et al. 2014), one map per image, ``(n, H, W)``.
+
+    ``images`` must be ``(n, channels, H, W)``: the map is the maximum over the channel axis, so a batch
+    without one would silently be reduced over its rows of pixels instead.
+    """
+    _check_model_input(model, images, "images")
+    if images.dim() != 4:
+        raise ValueError(f"images must be (n, channels, height, width), got shape {tuple(images.shape)}")
+    require_type("labels", labels, torch.Tensor)
+    if labels.is_floating_point() or labels.is_complex():
+        raise TypeError(f"labels must hold integer class indices, got {labels.dtype}")
+    if labels.shape != images.shape[:1]:
+        raise ValueError(f"labels must hold one class index per image ({images.shape[0]}), "
+                         f"got shape {tuple(labels.shape)}")
     return input_gradients(model, images, labels).abs().amax(dim=1)
 
 
@@ -727,17 +753,20 @@ def group_codes(sensitive: Any) -> tuple[pd.Index, np.ndarray]:
     """
     frame = _sensitive_frame(sensitive)
     categorical = [isinstance(frame[c].dtype, pd.CategoricalDtype) for c in frame.columns]
-    if frame.shape[1] == 1:
-        column = frame.iloc[:, 0]
-        groups = (pd.Index(column.cat.categories, name=frame.columns[0]) if categorical[0]
-                  else pd.Index(column.unique(), name=frame.columns[0]).sort_values())
-        return groups, groups.get_indexer(column)
-    rows = pd.MultiIndex.from_frame(frame)
-    if all(categorical):
-        groups = pd.MultiIndex.from_product([frame[c].cat.categories for c in frame.columns], names=frame.columns)
-    else:
-        groups = rows.unique().sort_values()
-    return groups, groups.get_indexer(rows)
+    try:
+        if frame.shape[1] == 1:
+            column = frame.iloc[:, 0]
+            groups = (pd.Index(column.cat.categories, name=frame.columns[0]) if categorical[0]
+                      else pd.Index(column.unique(), name=frame.columns[0]).sort_values())
+            return groups, groups.get_indexer(column)
+        rows = pd.MultiIndex.from_frame(frame)
+        if all(categorical):
+            groups = pd.MultiIndex.from_product([frame[c].cat.categories for c in frame.columns], names=frame.columns)
+        else:
+            groups = rows.unique().sort_values()
+        return groups, groups.get_indexer(rows)
+    except TypeError as error:  # "a" next to 1 cannot be sorted, a list cannot be hashed
+        raise TypeError(f"sensitive must hold hashable group labels of one type per attribute ({error})") from error
 
 
 def _check_lengths(**arrays: Any) -> None:
@@ -903,13 +932,14 @@ def apply_thresholds(y_score: Any, sensitive: Any, thresholds: pd.Series) -> np.
 def tradeoff_row(y_true: Any, y_pred: Any, y_score: Any, sensitive: Any) -> dict[str, float]:
     """Accuracy and the three disparities of one model, for the mitigation trade-off table."""
     truth, pred = check_binary("y_true", y_true), check_binary("y_pred", y_pred)
-    _check_lengths(y_true=truth, y_pred=pred)
+    score = check_scores("y_score", y_score)  # here, not after two metrics have already run and warned
+    _check_lengths(y_true=truth, y_pred=pred, y_score=score)
     return {
         "accuracy": float((truth == pred).mean()),
         "selection rate": float(pred.mean()),
         "DPD": demographic_parity_difference(pred, sensitive).difference,
         "EOD": equal_opportunity_difference(truth, pred, sensitive).difference,
-        "APD": average_prediction_difference(y_score, sensitive).difference,
+        "APD": average_prediction_difference(score, sensitive).difference,
     }
 
 
@@ -992,9 +1022,22 @@ def measure_energy(run: Callable[[], Any], *, repeats: int = 10, country_iso_cod
 # --------------------------------------------------------------------------------------------------
 def mitigation_study(config: dict[str, Any]) -> dict[str, Any]:
     """Section 5.2.2's trade-off table for each seed (a new split *and* new initial weights per seed),
-    so the chapter can say which of its single-run observations survive a change of seed."""
+    so the chapter can say which of its single-run observations survive a change of seed. Every
+    setting is checked before Adult is loaded."""
+    require_type("config", config, Mapping)
+    missing = [key for key in ("seeds", "alphas", "classifier") if key not in config]
+    if missing:
+        raise ValueError(f"config is missing {missing}")
+    require_type("seeds", config["seeds"], (list, tuple))
+    require_non_empty("seeds", config["seeds"])
+    require_type("alphas", config["alphas"], (list, tuple))
+    require_type("classifier", config["classifier"], Mapping)
     seeds = [require_int(f"seeds[{i}]", s, minimum=0) for i, s in enumerate(config["seeds"])]
     alphas = [require_float(f"alphas[{i}]", a, low=0.0) for i, a in enumerate(config["alphas"])]
+    unknown = sorted(set(config["classifier"]) - set(TorchMLPClassifier().get_params()))
+    if unknown:
+        raise ValueError(f"classifier has unknown settings {unknown}")
+    TorchMLPClassifier(**dict(config["classifier"], seed=0))._check_params()
     rows = []
     for seed in seeds:
         split = adult_split(seed=seed)

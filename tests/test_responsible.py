@@ -225,6 +225,8 @@ def test_group_importance_sums_or_averages_blocks():
         (torch.ones(3, 4), None, ValueError, "target"),
         (torch.ones(3, 4), 5, ValueError, "target"),
         (torch.ones(3, 4), torch.tensor([0, 1]), ValueError, "target"),
+        (torch.ones(3, 4), torch.tensor([0, 1, 3]), ValueError, r"target must hold class indices in \[0, 2\]"),
+        (torch.ones(3, 4), torch.tensor([0, -1, 2]), ValueError, r"target must hold class indices in \[0, 2\]"),
     ],
 )
 def test_input_gradients_reject_bad_input(inputs, target, error, match):
@@ -236,6 +238,58 @@ def test_input_gradients_reject_bad_input(inputs, target, error, match):
 def test_baseline_must_fit_the_inputs():
     with pytest.raises(ValueError, match="baseline"):
         R.integrated_gradients(torch.nn.Linear(4, 1), torch.ones(2, 4), torch.ones(3))
+
+
+with torch.random.fork_rng(devices=[]):  # built at import: leave the global RNG to the tests that seed it
+    LINEAR, THREE_CLASSES = torch.nn.Linear(4, 1), torch.nn.Linear(4, 3)
+    CNN = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(2 * 4 * 4, 3))
+IMAGES, LABELS = torch.ones(2, 1, 4, 4), torch.tensor([0, 2])
+SCORER = SimpleNamespace(score=lambda X, y: 1.0)  # no model to train: every check fires before scoring
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: R.feature_importance(lambda x: x, torch.ones(2, 4)), TypeError, "model must be Module"),
+        (lambda: R.feature_importance(LINEAR, [[1.0, 2.0, 3.0, 4.0]]), TypeError, "inputs must be Tensor"),
+        (lambda: R.feature_importance(LINEAR, torch.full((2, 4), float("inf"))), ValueError, "inputs contains NaN"),
+        (lambda: R.feature_importance(THREE_CLASSES, torch.ones(2, 4)), ValueError, "pass target"),
+        (lambda: R.feature_importance(THREE_CLASSES, torch.ones(2, 4), 3), ValueError, "target must be <= 2"),
+        (lambda: R.feature_importance(THREE_CLASSES, torch.ones(2, 4), torch.tensor([0, 3])), ValueError,
+         "target must hold class indices"),
+        (lambda: R.gradient_times_input(lambda x: x, torch.ones(2, 4)), TypeError, "model must be Module"),
+        (lambda: R.gradient_times_input(LINEAR, torch.ones(2, 4, dtype=torch.long)), TypeError,
+         "inputs must be a floating"),
+        (lambda: R.gradient_times_input(LINEAR, torch.ones(0, 4)), ValueError, "inputs must be a non-empty"),
+        (lambda: R.gradient_times_input(LINEAR, torch.ones(2, 4), [0.0] * 4), TypeError, "baseline must be Tensor"),
+        (lambda: R.gradient_times_input(LINEAR, torch.ones(2, 4), torch.ones(3)), ValueError,
+         "baseline must have shape"),
+        (lambda: R.gradient_times_input(THREE_CLASSES, torch.ones(2, 4), None, 5), ValueError, "target must be <= 2"),
+        (lambda: R.saliency_maps(lambda x: x, IMAGES, LABELS), TypeError, "model must be Module"),
+        (lambda: R.saliency_maps(CNN, IMAGES.numpy(), LABELS), TypeError, "images must be Tensor"),
+        (lambda: R.saliency_maps(CNN, IMAGES.to(torch.uint8), LABELS), TypeError, "images must be a floating"),
+        (lambda: R.saliency_maps(CNN, IMAGES * float("nan"), LABELS), ValueError, "images contains NaN"),
+        (lambda: R.saliency_maps(CNN, IMAGES[:, 0], LABELS), ValueError, r"images must be \(n, channels"),
+        (lambda: R.saliency_maps(CNN, IMAGES, [0, 2]), TypeError, "labels must be Tensor"),
+        (lambda: R.saliency_maps(CNN, IMAGES, LABELS.float()), TypeError, "labels must hold integer"),
+        (lambda: R.saliency_maps(CNN, IMAGES, LABELS[:1]), ValueError, "labels must hold one class index per image"),
+        (lambda: R.saliency_maps(CNN, IMAGES, torch.tensor([0, 3])), ValueError,
+         r"target must hold class indices in \[0, 2\]"),
+        (lambda: R.permutation_importance(object(), np.ones((2, 2)), [0, 1]), TypeError, "estimator must have a score"),
+        (lambda: R.permutation_importance(SCORER, np.ones((2, 2)), [0, 1], n_repeats=0), ValueError,
+         "n_repeats must be >= 1"),
+        (lambda: R.permutation_importance(SCORER, np.ones((2, 2)), [0, 1], seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: R.permutation_importance(SCORER, np.ones((2, 2)), [0, 1], seed=0.5), TypeError, "seed must be an int"),
+        (lambda: R.permutation_importance(SCORER, [[1.0, 2.0], [3.0, 4.0]], [0, 1]), TypeError, "X must be ndarray"),
+        (lambda: R.permutation_importance(SCORER, np.ones(2), [0, 1]), ValueError, "X must be 2-D"),
+        (lambda: R.permutation_importance(SCORER, np.ones((2, 2)), 1), TypeError, "y must hold one label per row"),
+        (lambda: R.permutation_importance(SCORER, np.ones((3, 2)), [0, 1]), ValueError, "X has 3 rows but y has 2"),
+        (lambda: R.permutation_importance(SCORER, np.ones((0, 2)), []), ValueError, "X must not be empty"),
+    ],
+)
+def test_attributions_reject_bad_input_by_name(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -442,26 +496,134 @@ def test_declared_empty_group_is_reported_as_nan():
     assert table.loc["c", "count"] == 0
 
 
+#: Every fairness metric (and mitigation helper that takes labels) with the names of its arguments,
+#: called below on a valid 4-row input with one argument broken.
+METRICS = {
+    "true_positive_rates": (R.true_positive_rates, ("y_true", "y_pred", "sensitive")),
+    "selection_rates": (R.selection_rates, ("y_pred", "sensitive")),
+    "average_predictions": (R.average_predictions, ("y_score", "sensitive")),
+    "equal_opportunity_difference": (R.equal_opportunity_difference, ("y_true", "y_pred", "sensitive")),
+    "demographic_parity_difference": (R.demographic_parity_difference, ("y_pred", "sensitive")),
+    "average_prediction_difference": (R.average_prediction_difference, ("y_score", "sensitive")),
+    "group_table": (R.group_table, ("y_true", "y_pred", "sensitive", "y_score")),
+    "reweighing_weights": (R.reweighing_weights, ("y", "sensitive")),
+    "tradeoff_row": (R.tradeoff_row, ("y_true", "y_pred", "y_score", "sensitive")),
+}
+VALID = {"y_true": [1, 0, 1, 0], "y_pred": [1, 1, 0, 0], "y": [1, 0, 1, 0], "y_score": [0.9, 0.6, 0.4, 0.1],
+         "sensitive": ["a", "a", "b", "b"]}
+NAN = float("nan")
+#: Per kind of argument: (case, bad value, error, what the message says; ``{arg}`` is the argument's name).
+BAD = {
+    "labels": [
+        ("lengths", [1, 0, 1], ValueError, r"one entry per row.*\b{arg}=3"),
+        ("empty", [], ValueError, "{arg} must not be empty"),
+        ("2-D", [[1], [0], [1], [0]], ValueError, "{arg} must be one-dimensional"),
+        ("NaN", [1.0, NAN, 0.0, 0.0], ValueError, "{arg} contains NaN"),
+        ("non-binary", [1, 2, 0, 0], ValueError, r"{arg} must be binary \(0/1\); found other values \[2\]"),
+        ("text", ["yes", "no", "yes", "no"], ValueError, "{arg} must hold 0/1 labels"),
+    ],
+    "y_score": [
+        ("lengths", [0.9, 0.6, 0.4], ValueError, r"one entry per row.*\by_score=3"),
+        ("empty", [], ValueError, "y_score must not be empty"),
+        ("2-D", [[0.9], [0.6], [0.4], [0.1]], ValueError, "y_score must be one-dimensional"),
+        ("NaN", [0.9, NAN, 0.4, 0.1], ValueError, "y_score contains NaN"),
+        ("infinite", [0.9, float("inf"), 0.4, 0.1], ValueError, "y_score contains NaN or infinite"),
+        ("text", ["high", "high", "low", "low"], ValueError, "y_score must be numeric"),
+    ],
+    "sensitive": [
+        ("lengths", ["a", "a", "b"], ValueError, r"one entry per row.*\bsensitive=3"),
+        ("empty", [], ValueError, "sensitive must not be empty"),
+        ("3-D", np.zeros((4, 1, 1)), ValueError, r"sensitive must be 1-D \(one attribute\) or 2-D"),
+        ("None", ["a", None, "b", "b"], ValueError, "sensitive contains 1 missing group"),
+        ("NaN", np.array([1.0, NAN, 2.0, 2.0]), ValueError, "sensitive contains 1 missing group"),
+        ("mixed types", ["a", 1, "b", "b"], TypeError, "sensitive must hold hashable group labels of one type"),
+        ("unhashable", pd.Series([[1], [1], [2], [2]]), TypeError, "sensitive must hold hashable group labels"),
+    ],
+}
+BAD_METRIC_INPUTS = [
+    pytest.param(function, names, arg, value, error, match.format(arg=arg), id=f"{name}-{arg}-{case}")
+    for name, (function, names) in METRICS.items()
+    for arg in names
+    for case, value, error, match in BAD[arg if arg in ("y_score", "sensitive") else "labels"]
+]
+
+
+@pytest.mark.parametrize(("function", "names", "arg", "value", "error", "match"), BAD_METRIC_INPUTS)
+def test_fairness_metrics_reject_bad_input_by_name(function, names, arg, value, error, match):
+    """Mismatched lengths, empty, wrongly shaped, NaN, non-binary and non-numeric input, for every argument
+    of every metric: each is an error that names the argument, before any rate is computed."""
+    arguments = {name: VALID[name] for name in names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", R.UndefinedGroupWarning)  # a check that fires late would warn first
+        with pytest.raises(error, match=match):
+            function(**dict(arguments, **{arg: value}))
+
+
 @pytest.mark.parametrize(
-    ("call", "match"),
+    ("call", "error", "match"),
     [
-        (lambda: R.equal_opportunity_difference([1, 0, 1], [1, 0], ["a", "b", "a"]), "lengths"),
-        (lambda: R.equal_opportunity_difference([1, 0, 1], [1, 0, 1], ["a", "b"]), "lengths"),
-        (lambda: R.equal_opportunity_difference([1, 2, 1], [1, 0, 1], ["a", "b", "a"]), "y_true must be binary"),
-        (lambda: R.equal_opportunity_difference(["yes", "no"], [1, 0], ["a", "b"]), "y_true must hold 0/1"),
-        (lambda: R.demographic_parity_difference([1, -1, 1], ["a", "b", "a"]), "y_pred must be binary"),
-        (lambda: R.demographic_parity_difference([1.0, np.nan, 1.0], ["a", "b", "a"]), "y_pred contains NaN"),
-        (lambda: R.average_prediction_difference([0.2, np.nan], ["a", "b"]), "y_score contains NaN"),
-        (lambda: R.demographic_parity_difference([1, 0, 1], ["a", None, "b"]), "missing group"),
-        (lambda: R.demographic_parity_difference([1, 0, 1], np.array([1.0, np.nan, 2.0])), "missing group"),
-        (lambda: R.demographic_parity_difference([], []), "empty"),
-        (lambda: R.demographic_parity_difference([1, 0, 1], ["a", "a", "a"]), "single group"),
-        (lambda: R.equal_opportunity_difference([1, 0], [1, 1], np.zeros((2, 1, 1))), "2-D"),
+        (lambda: R.check_binary("labels", np.zeros((2, 2))), ValueError, "labels must be one-dimensional"),
+        (lambda: R.check_binary("labels", [0, 1, NAN]), ValueError, "labels contains NaN at 1 positions"),
+        (lambda: R.check_binary("labels", [True, False, 3]), ValueError, "labels must be binary"),
+        (lambda: R.check_scores("weights", [1.0, -float("inf")]), ValueError, "weights contains NaN or infinite"),
+        (lambda: R.check_scores("weights", pd.Series([], dtype=float)), ValueError, "weights must not be empty"),
+        (lambda: R.check_scores("weights", [1.0 + 2.0j]), ValueError, "weights must be numeric"),
+        (lambda: R.group_codes(None), ValueError, "sensitive must be 1-D"),
+        (lambda: R.group_codes(pd.DataFrame(index=[0, 1])), ValueError, "sensitive must not be empty"),
+        (lambda: R.group_codes(pd.DataFrame({"sex": ["F", None], "race": ["x", "y"]})), ValueError, "missing group"),
+        (lambda: R.group_codes(pd.DataFrame({"sex": ["F", 1], "race": ["x", "y"]})), TypeError,
+         "one type per attribute"),
+        (lambda: R.group_thresholds([0.1, 0.2], pd.Series(pd.Categorical(["a", "b"], categories=["a", "b", "c"])), 0.5),
+         ValueError, r"empty group\(s\) \['c'\]"),
     ],
 )
-def test_fairness_metrics_reject_bad_input_by_name(call, match):
-    with pytest.raises(ValueError, match=match):
+def test_label_score_and_group_checks_name_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("name", ["equal_opportunity_difference", "demographic_parity_difference",
+                                  "average_prediction_difference", "tradeoff_row"])
+def test_a_single_group_has_no_difference(name):
+    function, names = METRICS[name]
+    with pytest.raises(ValueError, match=r"sensitive has a single group \('a'\)"):
+        function(**dict({n: VALID[n] for n in names}, sensitive=["a"] * 4))
+
+
+def test_a_single_group_is_a_one_row_table_and_needs_no_reweighing():
+    single = ["a"] * 4
+    assert R.true_positive_rates(VALID["y_true"], VALID["y_pred"], single).to_dict() == {"a": 0.5}
+    assert R.selection_rates(VALID["y_pred"], single).to_dict() == {"a": 0.5}
+    assert R.average_predictions(VALID["y_score"], single).to_dict() == {"a": pytest.approx(0.5)}
+    assert len(R.group_table(VALID["y_true"], VALID["y_pred"], single, VALID["y_score"])) == 1
+    np.testing.assert_array_equal(R.reweighing_weights(VALID["y"], single), np.ones(4))
+
+
+@pytest.mark.parametrize("name", ["true_positive_rates", "average_predictions"])  # selection_rates: below
+def test_declared_empty_group_is_nan_in_every_rate(name):
+    function, names = METRICS[name]
+    sensitive = pd.Series(pd.Categorical(VALID["sensitive"], categories=["a", "b", "c"]))
+    with pytest.warns(R.UndefinedGroupWarning, match=r"for 1 group\(s\) with no (rows|positive examples): \['c'\]"):
+        rates = function(**dict({n: VALID[n] for n in names}, sensitive=sensitive))
+    assert rates.index.tolist() == ["a", "b", "c"] and np.isnan(rates["c"]) and not rates[["a", "b"]].isna().any()
+
+
+@pytest.mark.parametrize("name", ["equal_opportunity_difference", "demographic_parity_difference",
+                                  "average_prediction_difference"])
+def test_declared_empty_group_is_left_out_of_every_difference(name):
+    function, names = METRICS[name]
+    sensitive = pd.Series(pd.Categorical(VALID["sensitive"], categories=["a", "b", "c"]))
+    arguments = {n: VALID[n] for n in names}
+    with pytest.warns(R.UndefinedGroupWarning, match=r"\['c'\]"):
+        gap = function(**dict(arguments, sensitive=sensitive))
+    assert np.isnan(gap.by_group["c"])
+    assert gap.difference == function(**arguments).difference  # the same as without the empty group
+
+
+def test_declared_empty_group_needs_no_reweighing():
+    sensitive = pd.Series(pd.Categorical(VALID["sensitive"], categories=["a", "b", "c"]))
+    np.testing.assert_array_equal(R.reweighing_weights(VALID["y"], sensitive),
+                                  R.reweighing_weights(VALID["y"], VALID["sensitive"]))
 
 
 def test_group_table_has_one_row_per_group_with_consistent_counts(adult, adult_predictions):
@@ -530,6 +692,13 @@ def test_adversarial_debiasing_needs_two_groups():
         R.AdversarialDebiasingClassifier(epochs=1).fit(x, y)
 
 
+def test_tradeoff_row_checks_the_scores_before_any_metric_warns():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", R.UndefinedGroupWarning)  # group b has no positives: EOD would warn
+        with pytest.raises(ValueError, match="y_score contains NaN"):
+            R.tradeoff_row([1, 0, 0, 0], [1, 0, 1, 0], [0.5, NAN, 0.5, 0.5], ["a", "a", "b", "b"])
+
+
 def test_tradeoff_row_reports_accuracy_and_gaps():
     y_true, y_pred, sensitive = THREE_GROUPS
     row = R.tradeoff_row(y_true, y_pred, y_pred.astype(float), sensitive)
@@ -564,3 +733,34 @@ def test_energy_is_measured_and_writes_no_file(tmp_path, monkeypatch):
         R.measure_energy(3)
     with pytest.raises(ValueError, match="repeats"):
         R.measure_energy(work, repeats=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Benchmark
+# --------------------------------------------------------------------------------------------------
+STUDY = {"seeds": [0], "alphas": [0.3], "classifier": {"epochs": 1}}
+
+
+@pytest.mark.parametrize(
+    ("config", "error", "match"),
+    [
+        (3, TypeError, "config must be Mapping"),
+        ({"seeds": [0]}, ValueError, r"config is missing \['alphas', 'classifier'\]"),
+        (dict(STUDY, seeds=5), TypeError, "seeds must be list or tuple"),
+        (dict(STUDY, seeds=[]), ValueError, "seeds must not be empty"),
+        (dict(STUDY, seeds=[0, -1]), ValueError, r"seeds\[1\] must be >= 0"),
+        (dict(STUDY, alphas=0.3), TypeError, "alphas must be list or tuple"),
+        (dict(STUDY, alphas=[-0.1]), ValueError, r"alphas\[0\] must be in \[0, inf\]"),
+        (dict(STUDY, classifier=[1]), TypeError, "classifier must be Mapping"),
+        (dict(STUDY, classifier={"epoch": 1}), ValueError, r"classifier has unknown settings \['epoch'\]"),
+        (dict(STUDY, classifier={"epochs": 0}), ValueError, "epochs must be >= 1"),
+        (dict(STUDY, classifier={"lr": -1.0}), ValueError, r"lr must be in \(0, inf\]"),
+    ],
+)
+def test_mitigation_study_rejects_bad_config_before_loading_data(monkeypatch, config, error, match):
+    def no_data(**kwargs):
+        raise AssertionError("the config should have been rejected before Adult is loaded")
+
+    monkeypatch.setattr(R, "adult_split", no_data)
+    with pytest.raises(error, match=match):
+        R.mitigation_study(config)
