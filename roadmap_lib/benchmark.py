@@ -15,6 +15,7 @@ import argparse
 import datetime as _dt
 import importlib
 import json
+import os
 import pkgutil
 import time
 from collections.abc import Callable, Sequence
@@ -57,6 +58,7 @@ def result_path(name: str) -> Path:
 def execute(bench: Benchmark, *, smoke: bool = False) -> dict[str, Any]:
     """Run ``bench`` (full or smoke config) and return the record that would be written."""
     require_type("bench", bench, Benchmark)
+    require_type("smoke", smoke, bool)  # a truthy string would silently pick the smoke config
     config = bench.smoke_config if smoke else bench.config
     start = time.perf_counter()
     results = bench.run(dict(config))
@@ -74,9 +76,16 @@ def execute(bench: Benchmark, *, smoke: bool = False) -> dict[str, Any]:
 def save(record: dict[str, Any], path: Path | None = None) -> Path:
     """Write a record as indented JSON (stable key order, so diffs of re-runs stay readable)."""
     require_type("record", record, dict)
-    path = Path(path) if path is not None else result_path(record["name"])
+    if path is None:
+        if "name" not in record:
+            raise ValueError("record has no 'name' to choose its file in roadmap_lib/results/; pass path")
+        path = result_path(record["name"])
+    else:
+        require_type("path", path, (str, os.PathLike))
+        path = Path(path)
+    text = json.dumps(record, indent=1, sort_keys=True, allow_nan=True) + "\n"  # fails before any folder is made
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1, sort_keys=True, allow_nan=True) + "\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 

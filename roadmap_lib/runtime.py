@@ -73,6 +73,10 @@ def progress_enabled() -> bool:
 
 def progress(iterable: Iterable[T], *, desc: str | None = None, total: int | None = None) -> Iterator[T]:
     """Wrap a loop in a ``tqdm.auto`` bar that the book build and nbval hide (one switch for all)."""
+    require_type("iterable", iterable, Iterable)
+    require_type("desc", desc, (str, type(None)))
+    if total is not None:
+        require_int("total", total, minimum=0)
     from tqdm.auto import tqdm
 
     return iter(tqdm(iterable, desc=desc, total=total, disable=not progress_enabled(), leave=False))
@@ -151,7 +155,12 @@ def setup_notebook(seed: int = 0, threads: int | None = None, deterministic: boo
 
     ``deterministic`` is passed to :func:`seed_everything`. Returns the versions line for the cell
     to print.
+
+    ``threads`` is checked first: ``seed_everything`` checks its own arguments before it seeds, so a bad
+    argument of any kind fails before any global state (seeds, threads, deterministic mode) changes.
     """
+    if threads is not None:
+        require_positive_int("threads", threads)
     from .plotting import use_book_style
 
     seed_everything(seed, deterministic=deterministic)

@@ -42,3 +42,36 @@ def test_benchmark_rejects_bad_declarations():
 def test_missing_result_names_the_fix():
     with pytest.raises(FileNotFoundError, match="make benchmarks"):
         benchmark.load_result("no_such_benchmark")
+
+
+NOOP = benchmark.Benchmark("noop", lambda config: {}, {}, {})
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: benchmark.result_path(3), TypeError, "name must be str"),
+        (lambda: benchmark.execute("dqn_cartpole"), TypeError, "bench must be Benchmark"),
+        (lambda: benchmark.execute(NOOP, smoke="yes"), TypeError, "smoke must be bool"),
+    ],
+)
+def test_bad_arguments_are_named(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda tmp: benchmark.save([], tmp / "r.json"), TypeError, "record must be dict"),
+        (lambda tmp: benchmark.save({"results": {}}), ValueError, "record has no 'name'"),
+        (lambda tmp: benchmark.save({"name": "noop"}, 3), TypeError, "path must be str or PathLike"),
+        # an unserialisable record fails before save makes the folder it would have written into
+        (lambda tmp: benchmark.save({"name": "noop", "results": object()}, tmp / "new" / "r.json"), TypeError,
+         "not JSON serializable"),
+    ],
+)
+def test_save_rejects_bad_arguments_and_writes_nothing(call, error, name, tmp_path):
+    with pytest.raises(error, match=name):
+        call(tmp_path)
+    assert list(tmp_path.iterdir()) == []

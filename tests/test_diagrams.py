@@ -67,6 +67,8 @@ def test_rejects_unsupported_input_with_line_number(text, line):
 def test_rejects_non_string():
     with pytest.raises(TypeError, match="text"):
         parse_mermaid(b"graph TD")
+    with pytest.raises(TypeError, match="markdown must be str"):
+        diagrams.mermaid_blocks(b"```mermaid\ngraph TD\nA-->B\n```\n")
 
 
 def test_article_has_14_diagrams_68_nodes_54_edges():

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from roadmap_lib import rl
-from roadmap_lib.rl import studies
+from roadmap_lib.rl import common, studies
 
 
 @pytest.fixture(autouse=True)
@@ -267,6 +267,143 @@ def test_other_bad_arguments_name_themselves():
         rl.run_bandit(object(), rl.RecommenderSimulator(), 10)
     with pytest.raises(ValueError, match="contexts"):
         rl.RecommenderSimulator().click_probability(np.zeros((2, 3)))
+
+
+class GridObservationEnv(gym.Env):
+    """Discrete actions but a 2x2 observation: the spaces are all a check looks at (never stepped)."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, shape=(2, 2))
+    action_space = gym.spaces.Discrete(2)
+
+
+def tiny_batch(**changes):
+    """Two valid CartPole-shaped transitions, with the named fields replaced."""
+    return rl.Batch(torch.zeros(2, 4), torch.tensor([0, 1]), torch.zeros(2), torch.zeros(2, 4),
+                    torch.zeros(2))._replace(**changes)
+
+
+def evaluator():
+    return common.Evaluator("CartPole-v1", 1, 475.0, seed=0)  # creates no environment until called
+
+
+Q2 = constant_net([0.0, 1.0])
+ZEROS = np.zeros((2, 1), dtype=np.float32)  # a valid (steps, envs) rollout array for gae_advantages
+TINY_REINFORCE = rl.ReinforceConfig(total_steps=1, eval_every=1, eval_episodes=1, hidden=(4,))
+TINY_A2C = rl.A2CConfig(total_steps=1, n_envs=1, n_steps=1, eval_every=1, eval_episodes=1, hidden=(4,))
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: common.result_from(3, 0, evaluator(), [], []), TypeError, "algorithm must be str"),
+        (lambda: common.result_from("DQN", -1, evaluator(), [], []), ValueError, "seed must be >= 0"),
+        (lambda: common.result_from("DQN", 0, None, [], []), TypeError, "evaluator must be Evaluator"),
+        (lambda: common.result_from("DQN", 0, evaluator(), (1.0,), [1]), TypeError, "episode_returns must be list"),
+        (lambda: common.result_from("DQN", 0, evaluator(), [1.0], (1,)), TypeError, "episode_ends must be list"),
+        (lambda: common.result_from("DQN", 0, evaluator(), [1.0, 2.0], [1]), ValueError,
+         "episode_returns and episode_ends must pair up"),
+        (lambda: common.check_discrete_env(None), TypeError, "env must be Env"),
+        (lambda: common.check_discrete_env(GridObservationEnv()), ValueError, "env must have a flat Box observation"),
+        (lambda: common.as_obs_batch(np.zeros(3), 4, name="obs"), ValueError, r"obs must have shape \(4,\)"),
+        (lambda: common.as_obs_batch("abcd", 4), TypeError, "states must be an array of numbers"),
+        (lambda: common.as_obs_batch([[0.0] * 4, [0.0]], 4), TypeError, "states must be an array of numbers"),
+        (lambda: common.as_obs_batch(np.zeros(4), 0), ValueError, "obs_dim must be >= 1"),
+        (lambda: common.input_width(None), TypeError, "net must be Module"),
+        (lambda: common.input_width(nn.ReLU()), ValueError, "net must contain an nn.Linear"),
+        (lambda: common.check_net_fits(None, rl.make_env()), TypeError, "net must be Module"),
+        (lambda: common.check_net_fits(Q2, None), TypeError, "env must be Env"),
+        (lambda: rl.random_returns(episodes=0), ValueError, "episodes must be >= 1"),
+        (lambda: rl.random_returns(seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: rl.dqn_loss(None, Q2, tiny_batch(), 0.9), TypeError, "q_net must be Module"),
+        (lambda: rl.dqn_loss(Q2, None, tiny_batch(), 0.9), TypeError, "target_net must be Module"),
+        (lambda: rl.dqn_loss(Q2, Q2, tuple(tiny_batch()), 0.9), TypeError, "batch must be Batch"),
+        (lambda: rl.dqn_loss(Q2, Q2, tiny_batch(obs=np.zeros((2, 4))), 0.9), TypeError, r"batch\.obs must be Tensor"),
+        (lambda: rl.dqn_loss(Q2, Q2, tiny_batch(obs=torch.zeros(4)), 0.9), ValueError, r"batch\.obs must be a non-empty"),
+        (lambda: rl.dqn_loss(Q2, Q2, tiny_batch(actions=torch.tensor([0, 1], dtype=torch.int32)), 0.9), ValueError,
+         r"batch\.actions must be an int64 tensor"),
+        (lambda: rl.dqn_loss(Q2, Q2, tiny_batch(actions=torch.tensor([0, 1, 1])), 0.9), ValueError,
+         r"batch\.actions must be an int64 tensor of shape \(2,\)"),
+        (lambda: rl.dqn_loss(Q2, Q2, tiny_batch(actions=torch.tensor([0, 2])), 0.9), ValueError,
+         r"batch\.actions must index q_net's 2 outputs"),
+        (lambda: rl.dqn_loss(nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)), Q2, tiny_batch(), 0.9), ValueError,
+         r"q_net must output \(batch, actions\)"),
+        (lambda: rl.dqn_loss(Q2, Q2, tiny_batch(), 0.9, double_q="yes"), TypeError, "double_q must be bool"),
+        (lambda: rl.dqn_loss(Q2, Q2, tiny_batch(), 0.9, loss="l1"), ValueError, "loss must be one of"),
+        (lambda: rl.linear_schedule("1", 0.1, 10, 0), TypeError, "start must be a real number"),
+        (lambda: rl.linear_schedule(1.0, None, 10, 0), TypeError, "end must be a real number"),
+        (lambda: rl.linear_schedule(1.0, 0.1, 0, 0), ValueError, "duration must be >= 1"),
+        (lambda: rl.linear_schedule(1.0, 0.1, 10, -1), ValueError, "step must be >= 0"),
+        (lambda: rl.epsilon_greedy_probs([1.0], 0.1), ValueError, "q must be a 1-D array of at least two"),
+        (lambda: rl.epsilon_greedy_probs([[1.0, 2.0]], 0.1), ValueError, "q must be a 1-D array"),
+        (lambda: rl.epsilon_greedy_probs([1.0, 2.0], 1.5), ValueError, r"epsilon must be in \[0, 1\]"),
+        (lambda: rl.policy_switches(np.zeros((2, 2))), ValueError, "greedy_actions must be 1-D"),
+        (lambda: rl.returns_to_go([1.0], 1.5), ValueError, r"gamma must be in \[0, 1\]"),
+        (lambda: rl.returns_to_go(["a"], 0.9), TypeError, "rewards must be a sequence of numbers"),
+        (lambda: rl.returns_to_go([[1.0]], 0.9), ValueError, "rewards must be 1-D"),
+        (lambda: rl.gae_advantages(ZEROS, ZEROS, ZEROS, ZEROS, ZEROS, 1.5, 0.9), ValueError, "gamma must be in"),
+        (lambda: rl.gae_advantages(ZEROS, ZEROS, ZEROS, ZEROS, ZEROS, 0.9, -0.1), ValueError, "lam must be in"),
+        (lambda: rl.gae_advantages([[0.0]], ZEROS, ZEROS, ZEROS, ZEROS, 0.9, 0.9), TypeError, "rewards must be ndarray"),
+        (lambda: rl.gae_advantages(ZEROS, ZEROS, ZEROS, ZEROS, np.zeros((3, 1)), 0.9, 0.9), ValueError,
+         "must share one"),
+        (lambda: rl.gae_advantages(*[np.zeros(2)] * 5, 0.9, 0.9), ValueError, r"must share one \(steps, envs\) shape"),
+        (lambda: rl.train_reinforce({"total_steps": 1}), TypeError, "config must be ReinforceConfig"),
+        (lambda: rl.train_reinforce(TINY_REINFORCE, seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: rl.train_a2c(TINY_REINFORCE), TypeError, "config must be A2CConfig"),
+        (lambda: rl.train_a2c(TINY_A2C, seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: rl.permutation_importance(None, np.zeros((2, 4))), TypeError, "q_net must be Module"),
+        (lambda: rl.permutation_importance(Q2, np.zeros((2, 4)), repeats=0), ValueError, "repeats must be >= 1"),
+        (lambda: rl.permutation_importance(Q2, np.zeros((0, 4))), ValueError, "states must not be empty"),
+        (lambda: rl.permutation_importance(Q2, np.zeros((2, 4)), seed=-1), ValueError, "seed must be >= 0"),
+        (lambda: studies.config_dict({"gamma": 0.9}), TypeError, "config must be a config dataclass instance"),
+        (lambda: studies.config_dict(rl.DQNConfig), TypeError, "config must be a config dataclass instance"),
+        (lambda: studies.config_from(dict, {}), TypeError, "cls must be a config dataclass"),
+        (lambda: studies.config_from(rl.DQNConfig, [("gamma", 0.9)]), TypeError, "mapping must be dict"),
+        (lambda: studies.config_from(rl.DQNConfig, {"gama": 0.9}), ValueError,
+         r"mapping names fields DQNConfig does not have: \['gama'\]"),
+        (lambda: studies.config_from(rl.DQNConfig, {}, gama=0.9), ValueError, "overrides names fields"),
+    ],
+)
+def test_bad_arguments_are_named(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+TINY_DQN = studies.config_dict(rl.DQNConfig(total_steps=1, eval_every=1, eval_episodes=1, hidden=(4,)))
+DQN_STUDY = {"seeds": [0], "dqn": TINY_DQN, "variants": {"tuned": {}}, "fresh_eval_episodes": 1}
+PG_STUDY = {"seeds": [0], "reinforce": studies.config_dict(TINY_REINFORCE), "a2c": studies.config_dict(TINY_A2C),
+            "fresh_eval_episodes": 1}
+
+
+@pytest.mark.parametrize(
+    "run, config, error, name",
+    [
+        (studies.run_dqn_cartpole, [], TypeError, "config must be dict"),
+        (studies.run_dqn_cartpole, {"seeds": [0]}, ValueError, r"config is missing \['dqn', 'variants'"),
+        (studies.run_dqn_cartpole, {**DQN_STUDY, "seeds": 0}, TypeError, r"config\['seeds'\] must be list"),
+        (studies.run_dqn_cartpole, {**DQN_STUDY, "seeds": []}, ValueError, r"config\['seeds'\] must not be empty"),
+        # seed 0 is fine: the bad second seed must be refused before seed 0 trains
+        (studies.run_dqn_cartpole, {**DQN_STUDY, "seeds": [0, -1]}, ValueError, r"config\['seeds'\]\[1\]"),
+        (studies.run_dqn_cartpole, {**DQN_STUDY, "dqn": []}, TypeError, r"config\['dqn'\] must be dict"),
+        (studies.run_dqn_cartpole, {**DQN_STUDY, "fresh_eval_episodes": 0}, ValueError,
+         r"config\['fresh_eval_episodes'\] must be >= 1"),
+        (studies.run_dqn_cartpole, {**DQN_STUDY, "variants": {}}, ValueError, r"config\['variants'\] must not be empty"),
+        (studies.run_dqn_cartpole, {**DQN_STUDY, "variants": {"tuned": {}, "b": 3}}, TypeError,
+         r"config\['variants'\]\['b'\] must be dict"),
+        (studies.run_dqn_cartpole, {**DQN_STUDY, "variants": {"tuned": {}, "b": {"gama": 0.9}}}, ValueError,
+         "overrides names fields DQNConfig does not have"),
+        (studies.run_pg_cartpole, {**PG_STUDY, "a2c": None}, TypeError, r"config\['a2c'\] must be dict"),
+        (studies.run_pg_cartpole, {**PG_STUDY, "seeds": [0, 1.5]}, TypeError, r"config\['seeds'\]\[1\] must be an int"),
+        (studies.run_pg_cartpole, {"seeds": [0], "reinforce": {}}, ValueError, r"config is missing \['a2c'"),
+    ],
+)
+def test_study_configs_are_checked_before_any_run_trains(run, config, error, name, monkeypatch):
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a run trained before the study config was checked")
+
+    for trainer in ("train_dqn", "train_reinforce", "train_a2c"):
+        monkeypatch.setattr(studies, trainer, must_not_train)
+    with pytest.raises(error, match=name):
+        run(config)
 
 
 def test_benchmark_configs_round_trip():

@@ -77,3 +77,49 @@ def test_versions_line_names_python_and_torch():
     assert "surely-not-a-package not installed" in line
     with pytest.raises(TypeError, match=r"packages\[0\]"):
         runtime.versions(3)
+
+
+@pytest.mark.parametrize(
+    "call, error, name",
+    [
+        (lambda: runtime.progress(5), TypeError, "iterable must be Iterable"),
+        (lambda: runtime.progress(range(2), desc=3), TypeError, "desc must be str or NoneType"),
+        (lambda: runtime.progress(range(2), total=-1), ValueError, "total must be >= 0"),
+        (lambda: runtime.progress(range(2), total=1.5), TypeError, "total must be an int"),
+        (lambda: runtime.num_threads(0).__enter__(), ValueError, "threads must be >= 1"),
+        (lambda: runtime.package_version(3), TypeError, "name must be str"),
+    ],
+)
+def test_bad_arguments_are_named(call, error, name):
+    with pytest.raises(error, match=name):
+        call()
+
+
+@pytest.fixture
+def restore_threads_and_determinism():
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, name",
+    [
+        ({"threads": 0}, ValueError, "threads must be >= 1"),
+        ({"threads": 1.5}, TypeError, "threads must be an int"),
+        ({"seed": -1}, ValueError, "seed must be >= 0"),
+        ({"deterministic": "yes"}, TypeError, "deterministic must be bool"),
+    ],
+)
+def test_setup_notebook_rejects_bad_input_before_changing_global_state(kwargs, error, name,
+                                                                       restore_threads_and_determinism):
+    runtime.seed_everything(12345, deterministic=False)
+    threads = torch.get_num_threads()
+    with pytest.raises(error, match=name):
+        runtime.setup_notebook(**{"seed": 0, "threads": 1, **kwargs})
+    assert torch.get_num_threads() == threads
+    assert not torch.are_deterministic_algorithms_enabled()
+    after = draw_all()  # still the stream seeded with 12345, not reseeded with 0
+    runtime.seed_everything(12345, deterministic=False)
+    assert draw_all() == after

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..validation import require_int, require_positive_int, require_type
+from ..validation import require_int, require_non_empty, require_positive_int, require_type
 from .common import as_obs_batch, check_net_fits, input_width, make_env
 
 
@@ -71,7 +71,7 @@ def permutation_importance(q_net: nn.Module, states: Any, *, repeats: int = 5, s
     """Per feature: the share of states whose greedy action changes when that feature is shuffled."""
     require_type("q_net", q_net, nn.Module)
     repeats = require_positive_int("repeats", repeats)
-    x = as_obs_batch(states, input_width(q_net))
+    x = require_non_empty("states", as_obs_batch(states, input_width(q_net)))  # none: every share is 0/0
     rng = np.random.default_rng(require_int("seed", seed, minimum=0))
     base = q_net(x).argmax(dim=1)
     flips = np.zeros(x.shape[1])

@@ -69,7 +69,12 @@ def mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 def as_obs_batch(states: Any, obs_dim: int, name: str = "states") -> torch.Tensor:
     """A float32 ``(batch, obs_dim)`` tensor from an array-like, or a ``ValueError`` naming the shape."""
-    tensor = torch.as_tensor(np.asarray(states, dtype=np.float32))
+    obs_dim = require_positive_int("obs_dim", obs_dim)
+    try:
+        array = np.asarray(states, dtype=np.float32)
+    except (TypeError, ValueError) as err:  # strings, ragged lists: NumPy's message would not say which argument
+        raise TypeError(f"{name} must be an array of numbers, got {type(states).__name__}") from err
+    tensor = torch.as_tensor(array)
     if tensor.ndim == 1:
         tensor = tensor.unsqueeze(0)
     if tensor.ndim != 2 or tensor.shape[1] != obs_dim:
@@ -85,6 +90,7 @@ def as_obs_batch(states: Any, obs_dim: int, name: str = "states") -> torch.Tenso
 @torch.no_grad()
 def input_width(net: nn.Module) -> int:
     """The input size of an MLP's first linear layer."""
+    require_type("net", net, nn.Module)
     first = next((m for m in net.modules() if isinstance(m, nn.Linear)), None)
     if first is None:
         raise ValueError("net must contain an nn.Linear layer (an MLP over the observation)")
@@ -217,7 +223,21 @@ class Evaluator:
 
 def result_from(algorithm: str, seed: int, evaluator: Evaluator, episode_returns: list[float],
                 episode_ends: list[int]) -> TrainResult:
-    """Package a finished run; its CPU time is counted from the evaluator's creation."""
+    """Package a finished run; its CPU time is counted from the evaluator's creation.
+
+    Checked because a custom training loop calls this too: mismatched episode lists would otherwise
+    yield a record whose returns and end steps silently no longer pair up.
+    """
+    require_type("algorithm", algorithm, str)
+    require_int("seed", seed, minimum=0)
+    require_type("evaluator", evaluator, Evaluator)
+    require_type("episode_returns", episode_returns, list)
+    require_type("episode_ends", episode_ends, list)
+    if len(episode_returns) != len(episode_ends):
+        raise ValueError(
+            f"episode_returns and episode_ends must pair up (one end step per episode), "
+            f"got {len(episode_returns)} and {len(episode_ends)}"
+        )
     return TrainResult(
         algorithm=algorithm, seed=seed, eval_steps=evaluator.steps, eval_means=evaluator.means,
         eval_seconds=evaluator.seconds,

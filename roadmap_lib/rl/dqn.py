@@ -184,8 +184,33 @@ def td_targets(
 
 def dqn_loss(q_net: nn.Module, target_net: nn.Module, batch: Batch, gamma: float, *,
              double_q: bool = False, loss: str = "huber") -> torch.Tensor:
-    """The DQN regression loss on one minibatch (targets computed without gradient)."""
-    q_taken = q_net(batch.obs).gather(1, batch.actions.unsqueeze(1)).squeeze(1)
+    """The DQN regression loss on one minibatch (targets computed without gradient).
+
+    The batch is checked first because a wrong dtype, shape or action index otherwise fails inside
+    ``gather`` with PyTorch's message, and an unknown ``loss`` would silently fall through to MSE.
+    ``gamma`` and the reward and termination shapes are checked by :func:`td_targets`.
+    """
+    require_type("q_net", q_net, nn.Module)
+    require_type("target_net", target_net, nn.Module)
+    require_type("batch", batch, Batch)
+    for name, value in zip(Batch._fields, batch):
+        require_type(f"batch.{name}", value, torch.Tensor)
+    if batch.obs.ndim != 2 or batch.obs.shape[0] == 0:
+        raise ValueError(f"batch.obs must be a non-empty (batch, obs_dim) tensor, got shape {tuple(batch.obs.shape)}")
+    if batch.actions.dtype != torch.int64 or batch.actions.shape != batch.obs.shape[:1]:
+        raise ValueError(
+            f"batch.actions must be an int64 tensor of shape ({batch.obs.shape[0]},), "
+            f"got {batch.actions.dtype} of shape {tuple(batch.actions.shape)}"
+        )
+    require_type("double_q", double_q, bool)
+    require_choice("loss", loss, ("huber", "mse"))
+    q = q_net(batch.obs)
+    if q.ndim != 2:
+        raise ValueError(f"q_net must output (batch, actions) values, got shape {tuple(q.shape)}")
+    low, high = int(batch.actions.min()), int(batch.actions.max())
+    if low < 0 or high >= q.shape[1]:
+        raise ValueError(f"batch.actions must index q_net's {q.shape[1]} outputs, got values in [{low}, {high}]")
+    q_taken = q.gather(1, batch.actions.unsqueeze(1)).squeeze(1)
     with torch.no_grad():
         next_online = q_net(batch.next_obs) if double_q else None
         targets = td_targets(batch.rewards, target_net(batch.next_obs), batch.terminated, gamma, next_online)
@@ -196,6 +221,8 @@ def dqn_loss(q_net: nn.Module, target_net: nn.Module, batch: Batch, gamma: float
 
 def linear_schedule(start: float, end: float, duration: int, step: int) -> float:
     """Value falling linearly from ``start`` to ``end`` over ``duration`` steps, then flat at ``end``."""
+    require_float("start", start)
+    require_float("end", end)
     duration = require_positive_int("duration", duration)
     step = require_int("step", step, minimum=0)
     return end + (start - end) * max(0.0, 1.0 - step / duration)

@@ -96,10 +96,16 @@ class A2CConfig(PolicyGradientConfig):
 def returns_to_go(rewards: Sequence[float], gamma: float) -> np.ndarray:
     """``G_t = r_t + γ r_{t+1} + γ² r_{t+2} + …`` for every step of one episode."""
     gamma = require_float("gamma", gamma, low=0.0, high=1.0)
-    out = np.zeros(len(rewards), dtype=np.float32)
+    try:  # float64 holds every float32 and Python float exactly, so the sums below are unchanged
+        episode = np.asarray(rewards, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"rewards must be a sequence of numbers, got {type(rewards).__name__}") from err
+    if episode.ndim != 1:
+        raise ValueError(f"rewards must be 1-D (the rewards of one episode), got shape {episode.shape}")
+    out = np.zeros(len(episode), dtype=np.float32)
     running = 0.0
-    for t in range(len(rewards) - 1, -1, -1):
-        running = float(rewards[t]) + gamma * running
+    for t in range(len(episode) - 1, -1, -1):
+        running = float(episode[t]) + gamma * running
         out[t] = running
     return out
 
@@ -114,7 +120,11 @@ def gae_advantages(rewards: np.ndarray, values: np.ndarray, next_values: np.ndar
     """
     gamma = require_float("gamma", gamma, low=0.0, high=1.0)
     lam = require_float("lam", lam, low=0.0, high=1.0)
-    shapes = {a.shape for a in (rewards, values, next_values, terminated, episode_end)}
+    arrays = {"rewards": rewards, "values": values, "next_values": next_values, "terminated": terminated,
+              "episode_end": episode_end}
+    for name, array in arrays.items():
+        require_type(name, array, np.ndarray)
+    shapes = {a.shape for a in arrays.values()}
     if len(shapes) != 1 or rewards.ndim != 2:
         raise ValueError(f"rewards, values, next_values, terminated, episode_end must share one (steps, envs) shape, got {shapes}")
     advantages = np.zeros_like(rewards, dtype=np.float32)

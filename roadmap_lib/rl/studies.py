@@ -19,6 +19,7 @@ from typing import Any
 
 from ..benchmark import Benchmark
 from ..runtime import num_threads
+from ..validation import require_int, require_non_empty, require_positive_int, require_type
 from .common import TrainResult, evaluate_greedy
 from .dqn import DQNConfig, train_dqn
 from .policy_gradient import A2CConfig, ReinforceConfig, train_a2c, train_reinforce
@@ -29,11 +30,25 @@ FRESH_EVAL_SEED = 50_000
 
 def config_dict(config: Any) -> dict[str, Any]:
     """A config dataclass as a JSON-ready dict (tuples become lists, as JSON would make them)."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"config must be a config dataclass instance such as DQNConfig(), got {type(config).__name__}")
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 
 
 def config_from(cls: type, mapping: dict[str, Any], **overrides: Any) -> Any:
-    """Rebuild a config dataclass from :func:`config_dict`'s output, with optional overrides."""
+    """Rebuild a config dataclass from :func:`config_dict`'s output, with optional overrides.
+
+    Unknown keys are refused by name, saying whether the recorded config or an override carries them:
+    ``cls``'s own error would only name the keyword, not where it came from.
+    """
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"cls must be a config dataclass such as DQNConfig, got {cls!r}")
+    require_type("mapping", mapping, dict)
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    for name, keys in (("mapping", mapping), ("overrides", overrides)):
+        unknown = sorted(set(keys) - fields)
+        if unknown:
+            raise ValueError(f"{name} names fields {cls.__name__} does not have: {unknown}")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in {**mapping, **overrides}.items()}
     return cls(**values)
 
@@ -49,12 +64,33 @@ def _record(result: TrainResult, fresh_episodes: int, env_id: str) -> dict[str, 
     return record
 
 
+def _check_study(config: Any, mappings: tuple[str, ...]) -> None:
+    """Reject a malformed study config before its first run: a bad seed or key found only after the
+    earlier runs had trained would waste minutes and leave no record."""
+    require_type("config", config, dict)
+    missing = [key for key in ("seeds", *mappings, "fresh_eval_episodes") if key not in config]
+    if missing:
+        raise ValueError(f"config is missing {missing}")
+    require_type("config['seeds']", config["seeds"], (list, tuple))
+    require_non_empty("config['seeds']", config["seeds"])
+    for i, seed in enumerate(config["seeds"]):
+        require_int(f"config['seeds'][{i}]", seed, minimum=0)
+    for key in mappings:
+        require_type(f"config['{key}']", config[key], dict)
+    require_positive_int("config['fresh_eval_episodes']", config["fresh_eval_episodes"])
+
+
 def run_dqn_cartpole(config: dict[str, Any]) -> dict[str, Any]:
     """Every (variant, seed) DQN run of the study; variants override the shared DQN config."""
+    _check_study(config, ("dqn", "variants"))
+    require_non_empty("config['variants']", config["variants"])
+    dqn_configs: dict[str, DQNConfig] = {}  # all built (and so checked) before the first run trains
+    for variant, overrides in config["variants"].items():
+        require_type(f"config['variants'][{variant!r}]", overrides, dict)
+        dqn_configs[variant] = config_from(DQNConfig, config["dqn"], **overrides)
     runs = {}
     with num_threads(1):  # small MLPs: one thread is as fast as two, and timings stay comparable
-        for variant, overrides in config["variants"].items():
-            dqn_config = config_from(DQNConfig, config["dqn"], **overrides)
+        for variant, dqn_config in dqn_configs.items():
             runs[variant] = [
                 _record(train_dqn(dqn_config, seed), config["fresh_eval_episodes"], dqn_config.env_id)
                 for seed in config["seeds"]
@@ -64,6 +100,7 @@ def run_dqn_cartpole(config: dict[str, Any]) -> dict[str, Any]:
 
 def run_pg_cartpole(config: dict[str, Any]) -> dict[str, Any]:
     """REINFORCE and A2C runs on the study's seeds."""
+    _check_study(config, ("reinforce", "a2c"))
     reinforce = config_from(ReinforceConfig, config["reinforce"])
     a2c = config_from(A2CConfig, config["a2c"])
     episodes = config["fresh_eval_episodes"]
