@@ -50,7 +50,7 @@ $(STAMP): requirements.txt requirements-data.txt pyproject.toml
 
 book: setup
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
-	@echo "open _build/html/index.html"
+	@echo "the book: file://$(CURDIR)/_build/html/index.html (open it in any browser; no server needed)"
 
 test: setup
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) --nbval-lax --nbval-current-env \
