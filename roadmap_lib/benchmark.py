@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .runtime import versions
-from .validation import require_type
+from .validation import require_callable, require_type
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -43,8 +43,7 @@ class Benchmark:
         require_type("name", self.name, str)
         if not self.name.isidentifier():
             raise ValueError(f"name must be a Python identifier (it names a JSON file), got {self.name!r}")
-        if not callable(self.run):
-            raise TypeError("run must be callable")
+        require_callable("run", self.run)
         require_type("config", self.config, dict)
         require_type("smoke_config", self.smoke_config, dict)
 

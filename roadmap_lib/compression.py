@@ -33,6 +33,7 @@ from torch.nn.utils import prune
 from .data import digits_split
 from .runtime import num_threads, progress
 from .validation import (
+    require_callable,
     require_choice,
     require_float,
     require_int,
@@ -209,8 +210,7 @@ def fit(model: nn.Module, loader: torch.utils.data.DataLoader, *, epochs: int, l
 @torch.no_grad()
 def accuracy(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
     """Top-1 accuracy of a model (any callable returning logits, e.g. an exported program)."""
-    if not callable(model):
-        raise TypeError("model must be callable")
+    require_callable("model", model)
     _check_examples(x, y)
     return float((model(x).argmax(1) == y).float().mean())
 
@@ -242,8 +242,7 @@ def median_latency_ms(fn: Callable[[], Any], *, repeats: int = 21, warmup: int =
     The median (not the mean or the minimum) because other processes on a shared machine add rare,
     large delays; ``warmup`` calls first so one-off costs (allocations, weight packing) are not timed.
     """
-    if not callable(fn):
-        raise TypeError("fn must be callable")
+    require_callable("fn", fn)
     repeats = require_positive_int("repeats", repeats)
     warmup = require_int("warmup", warmup, minimum=0)
     times = []

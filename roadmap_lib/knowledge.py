@@ -34,6 +34,7 @@ from . import benchmark
 from .data import KG_DATASETS, KG_SPLITS, kg_triples, read_triples
 from .runtime import num_threads, progress, seed_everything
 from .validation import (
+    require_callable,
     require_choice,
     require_float,
     require_int,
@@ -438,9 +439,8 @@ def link_prediction_ranks(
     *raw* setting; passing every known true triple gives the *filtered* one, where ``candidates``
     shrinks by the other true answers. The scorers take id tensors and return ``(batch, entities)``.
     """
-    for name, scorer in (("score_tails", score_tails), ("score_heads", score_heads)):
-        if not callable(scorer):
-            raise TypeError(f"{name} must be callable, got {type(scorer).__name__}")
+    require_callable("score_tails", score_tails)
+    require_callable("score_heads", score_heads)
     triples = check_triples(triples, num_entities, num_relations)
     if known is not None:
         known = check_triples(known, num_entities, num_relations, name="known")

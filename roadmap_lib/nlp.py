@@ -24,6 +24,7 @@ import torch
 
 from .data import MissingDataError, minilm_dir, shakespeare_plays
 from .validation import (
+    require_callable,
     require_choice,
     require_float,
     require_int,
@@ -566,8 +567,7 @@ def pretrain(config: PretrainConfig, out: str | Path, *, plays: dict[str, str] |
         raise ValueError(f"out must be a directory, but {out} is a file")
     if plays is not None:
         require_type("plays", plays, dict)
-    if not callable(report):
-        raise TypeError(f"report must be callable, got {type(report).__name__}")
+    require_callable("report", report)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     plays = shakespeare_plays() if plays is None else plays

@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from . import data as _data
 from .benchmark import Benchmark, cli
 from .validation import (
+    require_callable,
     require_float,
     require_int,
     require_non_empty,
@@ -1000,8 +1001,7 @@ def measure_energy(run: Callable[[], Any], *, repeats: int = 10, country_iso_cod
     """
     from codecarbon import OfflineEmissionsTracker
 
-    if not callable(run):
-        raise TypeError("run must be callable")
+    require_callable("run", run)
     repeats = require_positive_int("repeats", repeats)
     require_type("country_iso_code", country_iso_code, str)
     logging.getLogger("codecarbon").setLevel(logging.ERROR)

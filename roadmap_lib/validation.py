@@ -20,6 +20,14 @@ def require_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:
         raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
 
 
+def require_callable(name: str, value: Any, signature: str = "") -> None:
+    """Raise ``TypeError`` unless ``value`` can be called (a model, a scorer, a hook); ``signature``
+    tells the caller what shape of callable is expected."""
+    if not callable(value):
+        expected = f" ({signature})" if signature else ""
+        raise TypeError(f"{name} must be callable{expected}, got {type(value).__name__}")
+
+
 def require_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Check an integer (``bool`` excluded) within optional inclusive bounds and return it."""
     if isinstance(value, bool) or not isinstance(value, Integral):

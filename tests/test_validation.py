@@ -49,3 +49,11 @@ def test_require_choice_and_non_empty():
         v.require_choice("pooling", "max", ("mean", "cls"))
     with pytest.raises(ValueError, match="texts must not be empty"):
         v.require_non_empty("texts", [])
+
+
+def test_require_callable_names_the_argument_and_the_expected_signature():
+    v.require_callable("fn", len)  # a callable passes silently
+    with pytest.raises(TypeError, match=r"^report must be callable, got int$"):
+        v.require_callable("report", 3)
+    with pytest.raises(TypeError, match=r"step_loss must be callable \(step -> loss\), got str"):
+        v.require_callable("step_loss", "loss", "step -> loss")

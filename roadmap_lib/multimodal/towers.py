@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from ..runtime import progress
-from ..validation import require_int, require_positive_float, require_positive_int, require_type
+from ..validation import (
+    require_callable,
+    require_int,
+    require_positive_float,
+    require_positive_int,
+    require_type,
+)
 from .captions import PAD, Vocab
 
 
@@ -87,8 +93,7 @@ def train_steps(model: nn.Module, step_loss: Callable[[int], torch.Tensor], step
     for callers that pass them without a ``*Config``.
     """
     require_type("model", model, nn.Module)
-    if not callable(step_loss):
-        raise TypeError("step_loss must be callable: step -> scalar loss tensor")
+    require_callable("step_loss", step_loss, "step -> scalar loss tensor")
     steps = require_positive_int("steps", steps)
     lr = require_positive_float("lr", lr)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
