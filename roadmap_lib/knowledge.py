@@ -38,9 +38,11 @@ from .validation import (
     require_choice,
     require_float,
     require_int,
+    require_keys,
     require_non_empty,
     require_positive_float,
     require_positive_int,
+    require_seeds,
     require_type,
 )
 
@@ -1093,28 +1095,12 @@ def _settings(config: TransEConfig) -> dict[str, Any]:
     return settings
 
 
-def _require_keys(name: str, section: Any, keys: Sequence[str]) -> None:
-    """A mapping holding every one of ``keys``, or an error naming ``name`` and what is missing."""
-    require_type(name, section, Mapping)
-    missing = [key for key in keys if key not in section]
-    if missing:
-        raise ValueError(f"{name} is missing {missing}")
-
-
-def _check_seeds(name: str, seeds: Any) -> None:
-    """A non-empty list of seeds (ints >= 0), each error naming ``name``."""
-    require_type(name, seeds, (list, tuple))
-    require_non_empty(name, seeds)
-    for i, seed in enumerate(seeds):
-        require_int(f"{name}[{i}]", seed, minimum=0)
-
-
 def _check_benchmark_config(config: Any) -> None:
     """The whole benchmark config, checked before the first of many training runs: otherwise a typo in
     the ablation section surfaces as a ``KeyError`` only after every other run has trained."""
     require_type("config", config, dict)
-    _require_keys("config", config, ("seeds", "transe", "margin_sweep", "ablation"))
-    _check_seeds("config['seeds']", config["seeds"])
+    require_keys("config", config, ("seeds", "transe", "margin_sweep", "ablation"))
+    require_seeds("config['seeds']", config["seeds"])
     require_type("config['transe']", config["transe"], Mapping)
     require_non_empty("config['transe']", config["transe"])
     for dataset, settings in config["transe"].items():
@@ -1129,9 +1115,9 @@ def _check_benchmark_config(config: Any) -> None:
             raise type(error)(f"{name}: {error}") from error
     for section, keys in (("margin_sweep", ("dataset", "margins", "seeds")), ("ablation", ("dataset", "seeds"))):
         name = f"config[{section!r}]"
-        _require_keys(name, config[section], keys)
+        require_keys(name, config[section], keys)
         require_choice(f"{name}['dataset']", config[section]["dataset"], tuple(config["transe"]))
-        _check_seeds(f"{name}['seeds']", config[section]["seeds"])
+        require_seeds(f"{name}['seeds']", config[section]["seeds"])
     margins = config["margin_sweep"]["margins"]
     require_type("config['margin_sweep']['margins']", margins, (list, tuple))
     require_non_empty("config['margin_sweep']['margins']", margins)
@@ -1174,7 +1160,7 @@ def summarise_runs(runs: Sequence[Mapping[str, Any]], setting: str = "filtered")
     require_type("runs", runs, (list, tuple))
     require_non_empty("runs", runs)
     for i, run in enumerate(runs):
-        _require_keys(f"runs[{i}]", run, ("dataset", "metrics"))
+        require_keys(f"runs[{i}]", run, ("dataset", "metrics"))
         if setting not in run["metrics"]:
             raise ValueError(f"setting must be one of runs[{i}]'s metric settings {sorted(run['metrics'])}, "
                              f"got {setting!r}")

@@ -33,9 +33,11 @@ from .validation import (
     require_callable,
     require_float,
     require_int,
+    require_keys,
     require_non_empty,
     require_positive_float,
     require_positive_int,
+    require_seeds,
     require_type,
 )
 
@@ -1024,15 +1026,10 @@ def mitigation_study(config: dict[str, Any]) -> dict[str, Any]:
     """Section 5.2.2's trade-off table for each seed (a new split *and* new initial weights per seed),
     so the chapter can say which of its single-run observations survive a change of seed. Every
     setting is checked before Adult is loaded."""
-    require_type("config", config, Mapping)
-    missing = [key for key in ("seeds", "alphas", "classifier") if key not in config]
-    if missing:
-        raise ValueError(f"config is missing {missing}")
-    require_type("seeds", config["seeds"], (list, tuple))
-    require_non_empty("seeds", config["seeds"])
+    require_keys("config", config, ("seeds", "alphas", "classifier"))
+    seeds = require_seeds("seeds", config["seeds"])
     require_type("alphas", config["alphas"], (list, tuple))
     require_type("classifier", config["classifier"], Mapping)
-    seeds = [require_int(f"seeds[{i}]", s, minimum=0) for i, s in enumerate(config["seeds"])]
     alphas = [require_float(f"alphas[{i}]", a, low=0.0) for i, a in enumerate(config["alphas"])]
     unknown = sorted(set(config["classifier"]) - set(TorchMLPClassifier().get_params()))
     if unknown:

@@ -7,6 +7,7 @@ The book promises that bad input fails at the door with a message naming the arg
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any, Collection
 
@@ -91,3 +92,20 @@ def require_non_empty(name: str, value: Any) -> Any:
     if len(value) == 0:
         raise ValueError(f"{name} must not be empty")
     return value
+
+
+def require_keys(name: str, mapping: Any, keys: Collection[str]) -> None:
+    """A mapping holding every one of ``keys`` (a study config, a result record), or an error naming
+    ``name`` and everything missing at once, instead of a ``KeyError`` for the first."""
+    require_type(name, mapping, Mapping)
+    missing = [key for key in keys if key not in mapping]
+    if missing:
+        raise ValueError(f"{name} is missing {missing}")
+
+
+def require_seeds(name: str, seeds: Any) -> list[int]:
+    """A non-empty list or tuple of seeds (ints >= 0), each error naming ``name[i]``; returned as a list.
+    Benchmarks check their seed lists up front so a bad seed cannot stop a study after hours of runs."""
+    require_type(name, seeds, (list, tuple))
+    require_non_empty(name, seeds)
+    return [require_int(f"{name}[{i}]", seed, minimum=0) for i, seed in enumerate(seeds)]

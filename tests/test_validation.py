@@ -57,3 +57,26 @@ def test_require_callable_names_the_argument_and_the_expected_signature():
         v.require_callable("report", 3)
     with pytest.raises(TypeError, match=r"step_loss must be callable \(step -> loss\), got str"):
         v.require_callable("step_loss", "loss", "step -> loss")
+
+
+def test_require_keys_lists_everything_missing_at_once():
+    v.require_keys("config", {"seeds": [0], "dqn": {}}, ("seeds", "dqn"))
+    with pytest.raises(ValueError, match=r"^config is missing \['dqn', 'variants'\]$"):
+        v.require_keys("config", {"seeds": [0]}, ("seeds", "dqn", "variants"))
+    with pytest.raises(TypeError, match="config must be Mapping"):
+        v.require_keys("config", [("seeds", 0)], ("seeds",))
+
+
+@pytest.mark.parametrize("seeds, exc, match", [
+    (3, TypeError, "seeds must be list or tuple"),
+    ([], ValueError, "seeds must not be empty"),
+    ([0, -1], ValueError, r"seeds\[1\] must be >= 0"),
+    ((0, 1.5), TypeError, r"seeds\[1\] must be an int"),
+])
+def test_require_seeds_names_the_bad_seed(seeds, exc, match):
+    with pytest.raises(exc, match=match):
+        v.require_seeds("seeds", seeds)
+
+
+def test_require_seeds_returns_a_list():
+    assert v.require_seeds("seeds", (2, 0)) == [2, 0]

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..benchmark import Benchmark
 from ..runtime import num_threads
-from ..validation import require_int, require_non_empty, require_positive_int, require_type
+from ..validation import require_keys, require_non_empty, require_positive_int, require_seeds, require_type
 from .common import TrainResult, evaluate_greedy
 from .dqn import DQNConfig, train_dqn
 from .policy_gradient import A2CConfig, ReinforceConfig, train_a2c, train_reinforce
@@ -68,13 +68,8 @@ def _check_study(config: Any, mappings: tuple[str, ...]) -> None:
     """Reject a malformed study config before its first run: a bad seed or key found only after the
     earlier runs had trained would waste minutes and leave no record."""
     require_type("config", config, dict)
-    missing = [key for key in ("seeds", *mappings, "fresh_eval_episodes") if key not in config]
-    if missing:
-        raise ValueError(f"config is missing {missing}")
-    require_type("config['seeds']", config["seeds"], (list, tuple))
-    require_non_empty("config['seeds']", config["seeds"])
-    for i, seed in enumerate(config["seeds"]):
-        require_int(f"config['seeds'][{i}]", seed, minimum=0)
+    require_keys("config", config, ("seeds", *mappings, "fresh_eval_episodes"))
+    require_seeds("config['seeds']", config["seeds"])
     for key in mappings:
         require_type(f"config['{key}']", config[key], dict)
     require_positive_int("config['fresh_eval_episodes']", config["fresh_eval_episodes"])
